@@ -1,0 +1,17 @@
+import ArgumentParser
+
+@main
+struct EffiLoRA: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "effilora",
+        abstract: "Fine-tune language models on the CPU with EffiLoRA, LoRA and their variants.",
+        subcommands: [Bench.self]
+    )
+}
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure the machine: products, kernels (JSON for the results table).",
+        subcommands: [BenchKernels.self]
+    )
+}
