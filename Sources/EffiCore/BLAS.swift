@@ -37,6 +37,15 @@ public enum BLAS {
         #endif
     }
 
+    /// OpenBLAS's kernel family for this processor (e.g. "Haswell", "SkylakeX").
+    public static var coreName: String {
+        #if canImport(Accelerate)
+        return "Accelerate"
+        #else
+        return String(cString: openblas_get_corename())
+        #endif
+    }
+
     /// C = alpha · op(A) · op(B) + beta · C, with op(A): M×K, op(B): K×N, C: M×N, all row-major.
     /// `lda`, `ldb`, `ldc` are row strides in elements, so a head's slice of a wider matrix can be
     /// passed without a copy.

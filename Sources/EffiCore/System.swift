@@ -4,7 +4,8 @@ import Glibc
 import Darwin
 #endif
 
-func getenvString(_ name: String) -> String? {
+/// The value of an environment variable, if set.
+public func getenvString(_ name: String) -> String? {
     guard let p = getenv(name) else { return nil }
     return String(cString: p)
 }

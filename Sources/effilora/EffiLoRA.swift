@@ -1,11 +1,17 @@
 import ArgumentParser
+import EffiCore
 
 @main
 struct EffiLoRA: ParsableCommand {
+    static func main() {
+        BLASCore.reexecIfNeeded()
+        main(nil)
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "effilora",
         abstract: "Fine-tune language models on the CPU with EffiLoRA, LoRA and their variants.",
-        subcommands: [Bench.self]
+        subcommands: [Bench.self, SystemInfo.self]
     )
 }
 

@@ -46,6 +46,7 @@ final class MatMulTests: XCTestCase {
             check(op, m: 37, n: 53, k: 29)
             check(op, m: 128, n: 96, k: 200)
             check(op, m: 64, n: 130, k: 7, alpha: 0.5, accumulate: true)
+            check(op, m: 301, n: 517, k: 577)  // past OpenBLAS's blocking edges, several threads
         }
     }
 

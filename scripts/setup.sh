@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Idempotent set-up on a fresh Debian with Swift: system packages, then the pinned model files.
+# Fast when everything is already in place.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+missing=()
+pkg-config --exists openblas 2>/dev/null || missing+=(libopenblas-dev pkg-config)
+command -v python3 >/dev/null || missing+=(python3)
+python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing ${missing[*]}"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+python3 scripts/fetch_pinned.py smollm2-135m
