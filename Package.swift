@@ -15,6 +15,7 @@ let package = Package(
     products: [
         .executable(name: "effilora", targets: ["effilora"]),
         .library(name: "EffiCore", targets: ["EffiCore"]),
+        .library(name: "EffiFormats", targets: ["EffiFormats"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -32,15 +33,20 @@ let package = Package(
             dependencies: [.target(name: "CBLAS", condition: .when(platforms: [.linux]))],
             swiftSettings: vectorize
         ),
+        // Layer 2: file formats (GGUF, and later safetensors and adapters).
+        .target(name: "EffiFormats", dependencies: ["EffiCore"], swiftSettings: vectorize),
         // Layer 7: the command-line tool.
         .executableTarget(
             name: "effilora",
             dependencies: [
                 "EffiCore",
+                "EffiFormats",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: vectorize
         ),
         .testTarget(name: "EffiCoreTests", dependencies: ["EffiCore"], swiftSettings: vectorize),
+        .testTarget(name: "EffiFormatsTests", dependencies: ["EffiFormats"], resources: [.copy("Fixtures")],
+                    swiftSettings: vectorize),
     ]
 )

@@ -1,9 +1,10 @@
-/// Products whose output is thin — C[M, N] with N ≤ 16, an adapter's rank — and whose inner
-/// dimension K is long: u = x Aᵀ, du = dy B and dB = dyᵀ u. OpenBLAS reaches only 13–44 GFLOP/s
+/// Products whose output is thin — C[M, N] with N ≤ 16 or M ≤ 16, an adapter's rank — and whose
+/// inner dimension K is long: u = x Aᵀ, du = dy B, dB = dyᵀ u and dA = duᵀ x. OpenBLAS reaches only 13–44 GFLOP/s
 /// on these shapes (see `effilora bench kernels`); this kernel keeps a block of C in registers:
 ///   C[i, :] = alpha · Σ_k A(i, k) · P[k, :]  (+ C[i, :] when accumulating),
 /// where P is op(B) packed as K rows of 8 or 16 floats (zero-padded past N), and
-/// A(i, k) = a[i·lda + k], or a[k·lda + i] when A is transposed.
+/// A(i, k) = a[i·lda + k], or a[k·lda + i] when A is transposed. A product with M ≤ 16 is run
+/// as its transpose, Cᵀ = op(B)ᵀ op(A)ᵀ, written back transposed.
 /// Rows of C are independent and split over the bounded parallel loop; no BLAS call is made, so
 /// the rule against concurrent OpenBLAS products is kept.
 public enum ThinGEMM {
@@ -11,13 +12,24 @@ public enum ThinGEMM {
 
     @inlinable
     static func handles(transA: Bool, transB: Bool, m: Int, n: Int, k: Int) -> Bool {
-        n <= maxColumns && k >= 16
+        (n <= maxColumns || m <= maxColumns) && k >= 16
     }
 
     @usableFromInline
     static func run(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                     a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                     accumulate: Bool, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        if n <= maxColumns {
+            thin(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                 output: Output(base: c, ldc: ldc, columns: n, alpha: alpha, accumulate: accumulate, transposed: false))
+        } else {
+            thin(transA: !transB, transB: !transA, m: n, n: m, k: k, alpha: alpha, a: b, lda: ldb, b: a, ldb: lda,
+                 output: Output(base: c, ldc: ldc, columns: m, alpha: alpha, accumulate: accumulate, transposed: true))
+        }
+    }
+
+    private static func thin(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+                             a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, output: Output) {
         let width = n <= 8 ? 8 : 16
         let panel = UnsafeMutablePointer<Float>.allocate(capacity: k * width)
         defer { panel.deallocate() }
@@ -27,7 +39,6 @@ public enum ThinGEMM {
             }
         }
         let operand = Operand(base: a, rowStride: transA ? 1 : lda, columnStride: transA ? lda : 1)
-        let output = Output(base: c, ldc: ldc, columns: n, alpha: alpha, accumulate: accumulate)
         Parallel.forRanges(m, minimumChunk: 64) { rows in
             var i = rows.lowerBound
             if width == 8 {
@@ -56,12 +67,15 @@ public enum ThinGEMM {
         let columns: Int
         let alpha: Float
         let accumulate: Bool
+        /// Row i of the computed product is column i of the caller's C.
+        let transposed: Bool
 
         @inline(__always) func write(row i: Int, _ lo: F8, _ hi: F8 = F8()) {
-            let out = base + i * ldc
+            let (start, step) = transposed ? (i, ldc) : (i * ldc, 1)
             for j in 0..<columns {
                 let v = alpha * (j < 8 ? lo[j] : hi[j - 8])
-                out[j] = accumulate ? out[j] + v : v
+                let o = start + j * step
+                base[o] = accumulate ? base[o] + v : v
             }
         }
     }
