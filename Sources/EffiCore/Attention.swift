@@ -95,39 +95,43 @@ public final class CausalAttention {
 
     /// scores row i → softmax over the visible keys (j ≤ i, mask kept), zero elsewhere; lse saved.
     private func softmaxRows(lse: UnsafeMutablePointer<Float>, t: Int, mask: [Bool]?, maskOffset: Int) {
-        let s = scores.data
-        withMask(mask) { mp in
-            Parallel.forRanges(t, minimumChunk: 32) { rows in
-                for i in rows {
-                    let row = s + i * t
-                    hideInvisible(row: row, i: i, t: t, mask: mp.map { $0 + maskOffset })
-                    let m = maxOf(row, i + 1)
-                    if m == -.infinity {
-                        lse[i] = -.infinity
-                        row.update(repeating: 0, count: t)
-                        continue
-                    }
-                    let sum = expInPlace(row, i + 1, subtracting: m)
-                    let inv = 1 / sum
-                    for j in 0...i { row[j] *= inv }
-                    lse[i] = m + logf(sum)
-                }
+        forEachVisibleRow(t: t, mask: mask, maskOffset: maskOffset) { i, row in
+            let m = maxOf(row, i + 1)
+            if m == -.infinity {
+                lse[i] = -.infinity
+                row.update(repeating: 0, count: t)
+                return
+            }
+            let sum = expInPlace(row, i + 1, subtracting: m)
+            let inv = 1 / sum
+            for j in 0...i { row[j] *= inv }
+            lse[i] = m + logf(sum)
+        }
+    }
+
+    /// scores row i → P_i = exp(S_i − lse_i) over the visible keys, zero elsewhere.
+    private func recomputeProbabilities(lse: UnsafePointer<Float>, t: Int, mask: [Bool]?, maskOffset: Int) {
+        forEachVisibleRow(t: t, mask: mask, maskOffset: maskOffset) { i, row in
+            if lse[i] == -.infinity {
+                row.update(repeating: 0, count: t)
+            } else {
+                _ = expInPlace(row, i + 1, subtracting: lse[i])
             }
         }
     }
 
-    private func recomputeProbabilities(lse: UnsafePointer<Float>, t: Int, mask: [Bool]?, maskOffset: Int) {
+    /// Calls `body(i, row)` for each score row on the parallel loop, after hiding the keys row i
+    /// may not see: keys after i (causal) become 0 — they stay out of every sum — and masked keys −inf.
+    private func forEachVisibleRow(t: Int, mask: [Bool]?, maskOffset: Int,
+                                   _ body: (Int, UnsafeMutablePointer<Float>) -> Void) {
         let s = scores.data
         withMask(mask) { mp in
             Parallel.forRanges(t, minimumChunk: 32) { rows in
                 for i in rows {
                     let row = s + i * t
-                    if lse[i] == -.infinity {
-                        row.update(repeating: 0, count: t)
-                        continue
-                    }
-                    hideInvisible(row: row, i: i, t: t, mask: mp.map { $0 + maskOffset })
-                    _ = expInPlace(row, i + 1, subtracting: lse[i])
+                    if i + 1 < t { (row + i + 1).update(repeating: 0, count: t - i - 1) }
+                    if let mp { for j in 0...i where !mp[maskOffset + j] { row[j] = -.infinity } }
+                    body(i, row)
                 }
             }
         }
@@ -150,12 +154,6 @@ public final class CausalAttention {
     }
 
     // MARK: - helpers
-
-    /// Keys after i (causal) become 0 — they stay out of every sum below — and masked keys −inf.
-    private func hideInvisible(row: UnsafeMutablePointer<Float>, i: Int, t: Int, mask: UnsafePointer<Bool>?) {
-        if i + 1 < t { (row + i + 1).update(repeating: 0, count: t - i - 1) }
-        if let mask { for j in 0...i where !mask[j] { row[j] = -.infinity } }
-    }
 
     private func maxOf(_ row: UnsafePointer<Float>, _ n: Int) -> Float {
         var m = -Float.infinity
