@@ -16,6 +16,7 @@ let package = Package(
         .executable(name: "effilora", targets: ["effilora"]),
         .library(name: "EffiCore", targets: ["EffiCore"]),
         .library(name: "EffiFormats", targets: ["EffiFormats"]),
+        .library(name: "EffiModel", targets: ["EffiModel"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -35,12 +36,15 @@ let package = Package(
         ),
         // Layer 2: file formats (GGUF, and later safetensors and adapters).
         .target(name: "EffiFormats", dependencies: ["EffiCore"], swiftSettings: vectorize),
+        // Layer 4: the LLaMA-family decoder.
+        .target(name: "EffiModel", dependencies: ["EffiCore", "EffiFormats"], swiftSettings: vectorize),
         // Layer 7: the command-line tool.
         .executableTarget(
             name: "effilora",
             dependencies: [
                 "EffiCore",
                 "EffiFormats",
+                "EffiModel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: vectorize
@@ -48,5 +52,6 @@ let package = Package(
         .testTarget(name: "EffiCoreTests", dependencies: ["EffiCore"], swiftSettings: vectorize),
         .testTarget(name: "EffiFormatsTests", dependencies: ["EffiFormats"], resources: [.copy("Fixtures")],
                     swiftSettings: vectorize),
+        .testTarget(name: "EffiModelTests", dependencies: ["EffiModel"], swiftSettings: vectorize),
     ]
 )

@@ -1,0 +1,50 @@
+import EffiCore
+import EffiFormats
+
+/// The shape of a LLaMA-family decoder.
+public struct ModelConfig: Sendable, Equatable {
+    public var architecture: String
+    public var layers: Int
+    public var modelWidth: Int
+    public var ffnWidth: Int
+    public var heads: Int
+    public var kvHeads: Int
+    public var vocabulary: Int
+    public var ropeBase: Double
+    public var ropeLayout: RoPELayout
+    public var normEpsilon: Float
+    public var contextLength: Int
+    public var tiedOutput: Bool
+
+    public var headDim: Int { modelWidth / heads }
+    public var kvWidth: Int { kvHeads * headDim }
+
+    /// From a GGUF file's `{arch}.*` metadata. llama files store Q/K rows permuted for the
+    /// adjacent-pair RoPE; qwen2 files keep Hugging Face's rotate-half order.
+    public init(gguf: GGUFFile) throws {
+        guard let arch = gguf.architecture else { throw FormatError(gguf.path, "no general.architecture") }
+        guard ["llama", "qwen2", "mistral"].contains(arch) else {
+            throw FormatError(gguf.path, "architecture \(arch) is not supported (llama, qwen2, mistral)")
+        }
+        func int(_ key: String) throws -> Int {
+            guard let v = gguf.architectureValue(key)?.int else { throw FormatError(gguf.path, "metadata \(arch).\(key) is missing or not an integer") }
+            return v
+        }
+        architecture = arch
+        layers = try int("block_count")
+        modelWidth = try int("embedding_length")
+        ffnWidth = try int("feed_forward_length")
+        heads = try int("attention.head_count")
+        kvHeads = gguf.architectureValue("attention.head_count_kv")?.int ?? heads
+        contextLength = try int("context_length")
+        ropeBase = gguf.architectureValue("rope.freq_base")?.double ?? 10_000
+        normEpsilon = Float(gguf.architectureValue("attention.layer_norm_rms_epsilon")?.double ?? 1e-5)
+        ropeLayout = arch == "qwen2" ? .rotateHalf : .adjacentPairs
+        guard let embedding = gguf.tensor("token_embd.weight") else { throw FormatError(gguf.path, "tensor token_embd.weight is missing") }
+        vocabulary = embedding.shape[0]
+        tiedOutput = gguf.tensor("output.weight") == nil
+        guard modelWidth % heads == 0, heads % kvHeads == 0 else {
+            throw FormatError(gguf.path, "width \(modelWidth), \(heads) heads and \(kvHeads) KV heads do not divide")
+        }
+    }
+}

@@ -1,0 +1,50 @@
+import EffiCore
+import EffiFormats
+
+/// The frozen weights of one decoder layer, dequantized to Float32, linear weights as [out, in].
+public struct LayerWeights {
+    public let attentionNorm, q, k, v, o: Tensor
+    public let ffnNorm, gate, up, down: Tensor
+    public let qBias, kBias, vBias: Tensor?
+}
+
+/// All frozen weights of the decoder.
+public struct ModelWeights {
+    public let embedding: Tensor  // [vocabulary, width]
+    public let layers: [LayerWeights]
+    public let outputNorm: Tensor
+    public let output: Tensor  // [vocabulary, width]; the embedding itself when tied
+
+    /// Dequantizes every tensor of a GGUF file, checking each shape against the config.
+    public init(gguf: GGUFFile, config c: ModelConfig) throws {
+        func load(_ name: String, _ shape: [Int]) throws -> Tensor {
+            guard let info = gguf.tensor(name) else { throw FormatError(gguf.path, "tensor \(name) is missing") }
+            guard info.shape == shape else { throw FormatError(gguf.path, "tensor \(name) has shape \(info.shape), expected \(shape)") }
+            guard Dequantize.supported.contains(info.type) else {
+                throw FormatError(gguf.path, "tensor \(name) is \(info.type.name), which cannot be dequantized yet")
+            }
+            let t = Tensor(shape: shape)
+            Dequantize.tensor(info, bytes: gguf.bytes(of: info), into: t.data)
+            return t
+        }
+        func optional(_ name: String, _ shape: [Int]) throws -> Tensor? {
+            gguf.tensor(name) == nil ? nil : try load(name, shape)
+        }
+        let d = c.modelWidth, f = c.ffnWidth, kv = c.kvWidth
+        embedding = try load("token_embd.weight", [c.vocabulary, d])
+        layers = try (0..<c.layers).map { i in
+            let p = "blk.\(i)."
+            return LayerWeights(
+                attentionNorm: try load(p + "attn_norm.weight", [d]),
+                q: try load(p + "attn_q.weight", [d, d]), k: try load(p + "attn_k.weight", [kv, d]),
+                v: try load(p + "attn_v.weight", [kv, d]), o: try load(p + "attn_output.weight", [d, d]),
+                ffnNorm: try load(p + "ffn_norm.weight", [d]),
+                gate: try load(p + "ffn_gate.weight", [f, d]), up: try load(p + "ffn_up.weight", [f, d]),
+                down: try load(p + "ffn_down.weight", [d, f]),
+                qBias: try optional(p + "attn_q.bias", [d]), kBias: try optional(p + "attn_k.bias", [kv]),
+                vBias: try optional(p + "attn_v.bias", [kv]))
+        }
+        outputNorm = try load("output_norm.weight", [d])
+        output = c.tiedOutput ? embedding : try load("output.weight", [c.vocabulary, d])
+    }
+}

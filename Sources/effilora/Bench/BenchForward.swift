@@ -1,0 +1,83 @@
+import ArgumentParser
+import EffiCore
+import EffiModel
+import Foundation
+
+struct BenchForward: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "forward",
+        abstract: "Prefill throughput of a model: tokens/s, peak memory, fraction of the measured sgemm limit.")
+
+    @Option(help: "A GGUF model file.")
+    var model: String
+
+    @Option(help: "Tokens per sequence.")
+    var seqLen = 256
+
+    @Option(help: "Sequences per batch.")
+    var batch = 4
+
+    @Option(help: "Timed forward passes (after one warm-up).")
+    var repeats = 3
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    struct Report: Encodable {
+        let benchmark = "forward"
+        let model: String
+        let batch, seqLen: Int
+        let tokensPerSecond: Double
+        let secondsPerForward: Double
+        let gflopPerForward: Double
+        let achievedGFLOPS: Double
+        let sgemmLimitGFLOPS: Double
+        let fractionOfLimit: Double
+        let peakResidentMiB: Double
+        let loadSeconds: Double
+        let method = "median of timed passes after one warm-up; limit = sgemm at the model's FFN shape"
+    }
+
+    func run() throws {
+        let t0 = monotonicSeconds()
+        let decoder = try Decoder(gguf: model)
+        let loadSeconds = monotonicSeconds() - t0
+        let c = decoder.config, n = batch * seqLen
+        var rng = SplitMix64(seed: 1)
+        let tokens = (0..<n).map { _ in Int32(rng.next() % UInt64(c.vocabulary)) }
+        var samples: [Double] = []
+        for i in 0...repeats {
+            let s = monotonicSeconds()
+            _ = decoder.logits(tokens: tokens, batch: batch, seqLen: seqLen)
+            if i > 0 { samples.append(monotonicSeconds() - s) }
+        }
+        let seconds = median(samples)
+        // Products: 2 · (per-layer linear weights + output head) per token, plus attention's
+        // QKᵀ and PV over the full T×T square per head (what the kernel computes).
+        let d = Double(c.modelWidth), f = Double(c.ffnWidth), kv = Double(c.kvWidth), L = Double(c.layers)
+        let linear = L * (2 * d * d + 2 * d * kv + 3 * d * f) + Double(c.vocabulary) * d
+        let attention = L * 2 * 2 * Double(seqLen) * Double(c.headDim) * Double(c.heads)
+        let gflop = Double(n) * 2 * linear / 1e9 + Double(n) * attention / 1e9
+        let limit = sgemmLimit(m: n, n: c.ffnWidth, k: c.modelWidth)
+        let report = Report(model: model, batch: batch, seqLen: seqLen, tokensPerSecond: Double(n) / seconds,
+                            secondsPerForward: seconds, gflopPerForward: gflop, achievedGFLOPS: gflop / seconds,
+                            sgemmLimitGFLOPS: limit, fractionOfLimit: gflop / seconds / limit,
+                            peakResidentMiB: Double(peakResidentBytes()) / 1_048_576, loadSeconds: loadSeconds)
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        } else {
+            print(String(format: "forward %d×%d: %.0f tokens/s, %.3f s/pass, %.1f GFLOP/s = %.0f%% of the %.0f GFLOP/s sgemm limit; peak RSS %.0f MiB; load %.1f s",
+                         batch, seqLen, report.tokensPerSecond, seconds, report.achievedGFLOPS, 100 * report.fractionOfLimit,
+                         limit, report.peakResidentMiB, loadSeconds))
+        }
+    }
+
+    /// GFLOP/s of x Wᵀ at [m, k] × [n, k], median of repeated calls.
+    private func sgemmLimit(m: Int, n: Int, k: Int) -> Double {
+        let a = Tensor(shape: [m, k]), b = Tensor(shape: [n, k]), out = Tensor(shape: [m, n])
+        let s = medianSeconds { MatMul.nt(a, b, into: out) }
+        return 2 * Double(m * n * k) / s / 1e9
+    }
+}

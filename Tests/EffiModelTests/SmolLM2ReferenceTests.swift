@@ -1,0 +1,37 @@
+import XCTest
+import Foundation
+import EffiCore
+@testable import EffiModel
+
+/// The SmolLM2-135M-Instruct forward against the reference of DESIGN.md §5: a float32 NumPy
+/// forward over the dequantized GGUF (an independent implementation).
+final class SmolLM2ReferenceTests: XCTestCase {
+    /// "The capital of France is Paris. The capital of Germany is Berlin. The capital of Italy is"
+    let tokens: [Int32] = [504, 3575, 282, 4649, 314, 7042, 30, 378, 3575, 282, 4521, 314, 11452, 30, 378, 3575, 282, 7158, 314]
+
+    func testLogitsAndLossMatchTheReference() throws {
+        let cache = ProcessInfo.processInfo.environment["EFFILORA_CACHE"]
+            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/effilora").path
+        let path = cache + "/models/SmolLM2-135M-Instruct.Q4_1.gguf"
+        guard FileManager.default.fileExists(atPath: path) else { return XCTFail("\(path) is missing: run scripts/setup.sh") }
+        let model = try Decoder(gguf: path)
+        XCTAssertEqual(model.config.layers, 30)
+        XCTAssertTrue(model.config.tiedOutput)
+        let n = tokens.count, vocab = model.config.vocabulary
+        let logits = model.logits(tokens: tokens, batch: 1, seqLen: n)
+
+        let expectedFirst: [Float] = [15.6553, 6.8245, 10.5912, 5.1094, 6.5944]
+        for (j, e) in expectedFirst.enumerated() { XCTAssertEqual(logits[j], e, accuracy: 2e-3, "logits[0, \(j)]") }
+
+        let last = logits.data + (n - 1) * vocab
+        let top = (0..<vocab).max { last[$0] < last[$1] }!
+        XCTAssertEqual(top, 7268, "top next token (\" Rome\")")
+        XCTAssertEqual(last[top], 14.9976, accuracy: 2e-3)
+
+        let targets = Array(tokens.dropFirst()) + [CrossEntropy.ignoreIndex]
+        let (sum, count) = CrossEntropy.forward(logits: logits, targets: targets, lse: Tensor(shape: [n]))
+        XCTAssertEqual(count, n - 1)
+        XCTAssertEqual(sum / Double(count), 1.4450, accuracy: 5e-4, "mean next-token NLL")
+        print("SmolLM2 reference: logits[0, :5] = \((0..<5).map { logits[$0] }), top \(top) at \(last[top]), NLL \(sum / Double(count))")
+    }
+}
