@@ -64,9 +64,7 @@ struct BenchForward: ParsableCommand {
                             sgemmLimitGFLOPS: limit, fractionOfLimit: gflop / seconds / limit,
                             peakResidentMiB: Double(peakResidentBytes()) / 1_048_576, loadSeconds: loadSeconds)
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            try printJSON(report)
         } else {
             print(String(format: "forward %d×%d: %.0f tokens/s, %.3f s/pass, %.1f GFLOP/s = %.0f%% of the %.0f GFLOP/s sgemm limit; peak RSS %.0f MiB; load %.1f s",
                          batch, seqLen, report.tokensPerSecond, seconds, report.achievedGFLOPS, 100 * report.fractionOfLimit,

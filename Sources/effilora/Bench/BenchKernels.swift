@@ -41,9 +41,7 @@ struct BenchKernels: ParsableCommand {
                             largeShapeMedianGFLOPS: median(large), adapterR8MinimumGFLOPS: r8.min() ?? 0,
                             products: products, kernels: kernels)
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            try printJSON(report)
         } else {
             printTable(report)
         }
