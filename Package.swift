@@ -52,6 +52,6 @@ let package = Package(
         .testTarget(name: "EffiCoreTests", dependencies: ["EffiCore"], swiftSettings: vectorize),
         .testTarget(name: "EffiFormatsTests", dependencies: ["EffiFormats"], resources: [.copy("Fixtures")],
                     swiftSettings: vectorize),
-        .testTarget(name: "EffiModelTests", dependencies: ["EffiModel"], swiftSettings: vectorize),
+        .testTarget(name: "EffiModelTests", dependencies: ["EffiModel", "EffiFormats"], swiftSettings: vectorize),
     ]
 )

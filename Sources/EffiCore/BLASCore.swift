@@ -13,18 +13,9 @@ public enum BLASCore {
     /// Kernel families that mean OpenBLAS did not recognise the processor.
     static let genericFallbacks: Set<String> = ["prescott", "core2", "nehalem", "katmai", "coppermine", "northwood", "banias", "atom"]
 
-    /// The OpenBLAS kernel family in use ("Accelerate" on macOS).
-    public static var current: String {
-        #if canImport(Accelerate)
-        return "Accelerate"
-        #else
-        return BLAS.coreName
-        #endif
-    }
-
     /// The family to force: SkylakeX with AVX-512 (F, DQ, BW, VL), Haswell with AVX2 and FMA;
     /// nil when OpenBLAS detected the processor itself, or the environment already chose.
-    public static func recommended(cpuFlags: Set<String> = cpuFlags(), current: String = current,
+    public static func recommended(cpuFlags: Set<String> = cpuFlags(), current: String = BLAS.coreName,
                                    environment: String? = getenvString("OPENBLAS_CORETYPE")) -> String? {
         guard environment == nil, genericFallbacks.contains(current.lowercased()) else { return nil }
         if cpuFlags.isSuperset(of: ["avx512f", "avx512dq", "avx512bw", "avx512vl"]) { return "SkylakeX" }

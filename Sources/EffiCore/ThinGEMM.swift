@@ -20,15 +20,15 @@ public enum ThinGEMM {
                     a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                     accumulate: Bool, c: UnsafeMutablePointer<Float>, ldc: Int) {
         if n <= maxColumns {
-            thin(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+            thin(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb,
                  output: Output(base: c, ldc: ldc, columns: n, alpha: alpha, accumulate: accumulate, transposed: false))
         } else {
-            thin(transA: !transB, transB: !transA, m: n, n: m, k: k, alpha: alpha, a: b, lda: ldb, b: a, ldb: lda,
+            thin(transA: !transB, transB: !transA, m: n, n: m, k: k, a: b, lda: ldb, b: a, ldb: lda,
                  output: Output(base: c, ldc: ldc, columns: m, alpha: alpha, accumulate: accumulate, transposed: true))
         }
     }
 
-    private static func thin(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+    private static func thin(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
                              a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, output: Output) {
         let width = n <= 8 ? 8 : 16
         let panel = UnsafeMutablePointer<Float>.allocate(capacity: k * width)

@@ -12,7 +12,7 @@ struct SystemInfo: ParsableCommand {
 
     func run() {
         if blasCore {
-            print(BLASCore.current)
+            print(BLAS.coreName)
             return
         }
         print("cores: \(ProcessInfo.processInfo.activeProcessorCount)")

@@ -38,9 +38,7 @@ final class RealModelGGUFTests: XCTestCase {
 
 /// The pinned SmolLM2-135M-Instruct Q4_1 file in the cache (`scripts/setup.sh` fetches it).
 func smolLM2Path() throws -> String {
-    let cache = ProcessInfo.processInfo.environment["EFFILORA_CACHE"]
-        ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/effilora").path
-    let path = cache + "/models/SmolLM2-135M-Instruct.Q4_1.gguf"
+    let path = PinnedFiles.smolLM2
     guard FileManager.default.fileExists(atPath: path) else {
         XCTFail("\(path) is missing: run scripts/setup.sh (make test does)")
         throw FormatError(path, "missing")

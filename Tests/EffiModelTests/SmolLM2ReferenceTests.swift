@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import EffiCore
+import EffiFormats
 @testable import EffiModel
 
 /// The SmolLM2-135M-Instruct forward against the reference of DESIGN.md §5: a float32 NumPy
@@ -10,9 +11,7 @@ final class SmolLM2ReferenceTests: XCTestCase {
     let tokens: [Int32] = [504, 3575, 282, 4649, 314, 7042, 30, 378, 3575, 282, 4521, 314, 11452, 30, 378, 3575, 282, 7158, 314]
 
     func testLogitsAndLossMatchTheReference() throws {
-        let cache = ProcessInfo.processInfo.environment["EFFILORA_CACHE"]
-            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/effilora").path
-        let path = cache + "/models/SmolLM2-135M-Instruct.Q4_1.gguf"
+        let path = PinnedFiles.smolLM2
         guard FileManager.default.fileExists(atPath: path) else { return XCTFail("\(path) is missing: run scripts/setup.sh") }
         let model = try Decoder(gguf: path)
         XCTAssertEqual(model.config.layers, 30)
