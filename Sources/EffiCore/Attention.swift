@@ -19,7 +19,7 @@ public final class CausalAttention {
     public let kvHeads: Int
     public let headDim: Int
     public let scale: Float
-    private var scores = Tensor(shape: [0])
+    private(set) var scores = Tensor(shape: [0])
     private var dScores = Tensor(shape: [0])
 
     public init(heads: Int, kvHeads: Int, headDim: Int) {
@@ -36,7 +36,7 @@ public final class CausalAttention {
                         out: Tensor, lse: Tensor) {
         checkShapes(q: q, k: k, v: v, batch: batch, seqLen: seqLen, keyMask: keyMask, out: out, lse: lse)
         let t = seqLen, d = headDim
-        ensureScratch(t)
+        ensureScratch(t * t)
         for b in 0..<batch {
             for h in 0..<heads {
                 let (qh, kh, vh) = headPointers(q: q, k: k, v: v, b: b, h: h, t: t)
@@ -58,7 +58,7 @@ public final class CausalAttention {
         precondition(dOut.count == out.count && dq.count == q.count && dk.count == k.count && dv.count == v.count,
                      "attention backward: gradient shapes do not match their inputs")
         let t = seqLen, d = headDim
-        ensureScratch(t)
+        ensureScratch(t * t)
         dk.zero()
         dv.zero()
         for b in 0..<batch {
@@ -155,14 +155,14 @@ public final class CausalAttention {
 
     // MARK: - helpers
 
-    private func maxOf(_ row: UnsafePointer<Float>, _ n: Int) -> Float {
+    func maxOf(_ row: UnsafePointer<Float>, _ n: Int) -> Float {
         var m = -Float.infinity
         for j in 0..<n { m = Swift.max(m, row[j]) }
         return m
     }
 
     /// row[j] ← exp(row[j] − m) for j < n; returns the sum.
-    private func expInPlace(_ row: UnsafeMutablePointer<Float>, _ n: Int, subtracting m: Float) -> Float {
+    func expInPlace(_ row: UnsafeMutablePointer<Float>, _ n: Int, subtracting m: Float) -> Float {
         let mv = F8(repeating: m)
         var acc = F8(), j = 0
         while j + 8 <= n { let e = exp8(load8(row + j) - mv); store8(e, row + j); acc += e; j += 8 }
@@ -184,10 +184,11 @@ public final class CausalAttention {
                 UnsafePointer(v.data + b * t * kvHeads * d + kvh * d))
     }
 
-    private func ensureScratch(_ t: Int) {
-        if scores.count < t * t {
-            scores = Tensor(shape: [t, t])
-            dScores = Tensor(shape: [t, t])
+    /// Grows the score buffers to hold at least `count` values.
+    func ensureScratch(_ count: Int) {
+        if scores.count < count {
+            scores = Tensor(shape: [count])
+            dScores = Tensor(shape: [count])
         }
     }
 

@@ -26,25 +26,58 @@ public final class Decoder {
 
     /// Logits [batch · seqLen, vocabulary] for `tokens` (batch rows of seqLen ids).
     public func logits(tokens: [Int32], batch: Int, seqLen: Int, keyMask: [Bool]? = nil) -> Tensor {
-        let c = config, n = batch * seqLen, d = c.modelWidth
-        precondition(tokens.count == n, "\(tokens.count) tokens for batch \(batch) × \(seqLen)")
-        let x = Tensor(shape: [n, d])
+        precondition(tokens.count == batch * seqLen, "\(tokens.count) tokens for batch \(batch) × \(seqLen)")
+        let x = embed(tokens)
+        let lse = Tensor(shape: [batch, config.heads, seqLen])
+        runLayers(x, batch: batch, seqLen: seqLen, positionOffset: 0) { _, q, k, v, out in
+            attention.forward(q: q, k: k, v: v, batch: batch, seqLen: seqLen, keyMask: keyMask, out: out, lse: lse)
+        }
+        return outputLogits(x)
+    }
+
+    /// Feeds `tokens` of one sequence after the positions `cache` holds, appends their keys and
+    /// values to it, and returns the logits [vocabulary] of the last token.
+    public func logitsOfNext(tokens: [Int32], cache: KVCache) -> Tensor {
+        let m = tokens.count, past = cache.count
+        precondition(m > 0, "no tokens to feed")
+        precondition(past + m <= cache.capacity, "the KV cache holds \(cache.capacity) positions; \(past) + \(m) do not fit")
+        let x = embed(tokens)
+        runLayers(x, batch: 1, seqLen: m, positionOffset: past) { layer, q, k, v, out in
+            cache.store(layer: layer, keys: k, values: v, at: past)
+            attention.forwardCached(q: q, keys: cache.keys[layer], values: cache.values[layer], past: past, newCount: m, out: out)
+        }
+        cache.count += m
+        let last = Tensor(shape: [1, config.modelWidth])
+        last.data.update(from: x.data + (m - 1) * config.modelWidth, count: config.modelWidth)
+        return outputLogits(last)
+    }
+
+    private func embed(_ tokens: [Int32]) -> Tensor {
+        let d = config.modelWidth, x = Tensor(shape: [tokens.count, d])
         for (row, id) in tokens.enumerated() {
-            precondition((0..<Int32(c.vocabulary)).contains(id), "token id \(id) at position \(row) is outside the vocabulary of \(c.vocabulary)")
+            precondition((0..<Int32(config.vocabulary)).contains(id), "token id \(id) at position \(row) is outside the vocabulary of \(config.vocabulary)")
             (x.data + row * d).update(from: weights.embedding.data + Int(id) * d, count: d)
         }
+        return x
+    }
+
+    /// The decoder layers over x [batch · seqLen, width], in place; `attend(layer, q, k, v, out)`
+    /// is the attention (rotated q and k) that writes `out`.
+    private func runLayers(_ x: Tensor, batch: Int, seqLen: Int, positionOffset: Int,
+                           attend: (Int, Tensor, Tensor, Tensor, Tensor) -> Void) {
+        let c = config, n = batch * seqLen, d = c.modelWidth
         let h = Tensor(shape: [n, d]), rstd = Tensor(shape: [n])
         let q = Tensor(shape: [n, d]), k = Tensor(shape: [n, c.kvWidth]), v = Tensor(shape: [n, c.kvWidth])
-        let attended = Tensor(shape: [n, d]), lse = Tensor(shape: [batch, c.heads, seqLen])
+        let attended = Tensor(shape: [n, d])
         let gate = Tensor(shape: [n, c.ffnWidth]), up = Tensor(shape: [n, c.ffnWidth]), act = Tensor(shape: [n, c.ffnWidth])
-        for layer in weights.layers {
+        for (index, layer) in weights.layers.enumerated() {
             RMSNorm.forward(x: x, weight: layer.attentionNorm, eps: c.normEpsilon, out: h, rstd: rstd)
             project(h, layer.q, layer.qBias, into: q)
             project(h, layer.k, layer.kBias, into: k)
             project(h, layer.v, layer.vBias, into: v)
-            rope.forward(q, batch: batch, seqLen: seqLen, heads: c.heads)
-            rope.forward(k, batch: batch, seqLen: seqLen, heads: c.kvHeads)
-            attention.forward(q: q, k: k, v: v, batch: batch, seqLen: seqLen, keyMask: keyMask, out: attended, lse: lse)
+            rope.forward(q, batch: batch, seqLen: seqLen, heads: c.heads, positionOffset: positionOffset)
+            rope.forward(k, batch: batch, seqLen: seqLen, heads: c.kvHeads, positionOffset: positionOffset)
+            attend(index, q, k, v, attended)
             MatMul.nt(attended, layer.o, into: x, accumulate: true)
             RMSNorm.forward(x: x, weight: layer.ffnNorm, eps: c.normEpsilon, out: h, rstd: rstd)
             MatMul.nt(h, layer.gate, into: gate)
@@ -52,8 +85,13 @@ public final class Decoder {
             SwiGLU.forward(gate: gate, up: up, out: act)
             MatMul.nt(act, layer.down, into: x, accumulate: true)
         }
-        RMSNorm.forward(x: x, weight: weights.outputNorm, eps: c.normEpsilon, out: h, rstd: rstd)
-        let logits = Tensor(shape: [n, c.vocabulary])
+    }
+
+    /// logits = Wout · rmsnorm(x), one row per row of x.
+    private func outputLogits(_ x: Tensor) -> Tensor {
+        let h = Tensor(shape: x.shape), rstd = Tensor(shape: [x.rows])
+        RMSNorm.forward(x: x, weight: weights.outputNorm, eps: config.normEpsilon, out: h, rstd: rstd)
+        let logits = Tensor(shape: [x.rows, config.vocabulary])
         MatMul.nt(h, weights.output, into: logits)
         return logits
     }

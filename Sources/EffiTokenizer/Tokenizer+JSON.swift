@@ -1,0 +1,132 @@
+import EffiFormats
+import Foundation
+
+extension Tokenizer {
+    /// From a Hugging Face `tokenizer.json` (a byte-level BPE model), with BOS/EOS and the chat
+    /// template from `tokenizer_config.json` beside it when present.
+    public convenience init(tokenizerJSON path: String) throws {
+        let root = try jsonObject(path)
+        guard let model = root["model"] as? [String: Any], model["type"] as? String == "BPE" else {
+            throw FormatError(path, "model.type is not BPE; only byte-level BPE tokenizers are supported")
+        }
+        guard let vocab = model["vocab"] as? [String: Int] else { throw FormatError(path, "model.vocab is not an object of token ids") }
+        var vocabulary = [String](repeating: "", count: (vocab.values.max() ?? -1) + 1)
+        var taken = [Bool](repeating: false, count: vocabulary.count)
+        func place(_ token: String, _ id: Int) throws {
+            guard id >= 0 else { throw FormatError(path, "token \(token) has negative id \(id)") }
+            if id >= vocabulary.count {
+                vocabulary += [String](repeating: "", count: id + 1 - vocabulary.count)
+                taken += [Bool](repeating: false, count: id + 1 - taken.count)
+            }
+            if taken[id] && vocabulary[id] != token { throw FormatError(path, "id \(id) is given to both \(vocabulary[id]) and \(token)") }
+            vocabulary[id] = token
+            taken[id] = true
+        }
+        for (token, id) in vocab { try place(token, id) }
+        var specials: [String: Int32] = [:]
+        for (i, added) in ((root["added_tokens"] as? [[String: Any]]) ?? []).enumerated() {
+            guard let content = added["content"] as? String, let id = added["id"] as? Int else {
+                throw FormatError(path, "added_tokens[\(i)] lacks content or id")
+            }
+            for flag in ["lstrip", "rstrip", "single_word"] where added[flag] as? Bool == true {
+                throw FormatError(path, "added token \(content) sets \(flag), which is not supported")
+            }
+            try place(content, id)
+            specials[content] = Int32(id)
+        }
+        if let hole = taken.firstIndex(of: false) { throw FormatError(path, "no token has id \(hole)") }
+        let merges = try ((model["merges"] as? [Any]) ?? []).enumerated().map { i, merge -> (String, String) in
+            if let pair = merge as? [String], pair.count == 2 { return (pair[0], pair[1]) }
+            if let line = merge as? String, let space = line.firstIndex(of: " ") {
+                return (String(line[..<space]), String(line[line.index(after: space)...]))
+            }
+            throw FormatError(path, "model.merges[\(i)] is neither \"a b\" nor [a, b]")
+        }
+        if model["byte_fallback"] as? Bool == true { throw FormatError(path, "model.byte_fallback is not supported") }
+        let configPath = (path as NSString).deletingLastPathComponent + "/tokenizer_config.json"
+        let config = FileManager.default.fileExists(atPath: configPath) ? try jsonObject(configPath) : nil
+        func configToken(_ key: String) -> Int32? {
+            let value = config?[key]
+            let content = (value as? String) ?? ((value as? [String: Any])?["content"] as? String)
+            return content.flatMap { vocab[$0] ?? specials[$0].map(Int.init) }.map(Int32.init)
+        }
+        let bosPrefix = try Self.bosPrefix(root["post_processor"], vocabulary: vocab, specials: specials, path: path)
+        try self.init(vocabulary: vocabulary, merges: merges,
+                      preTokenizer: try Self.preTokenizer(root["pre_tokenizer"], path: path),
+                      normalizesNFC: try Self.normalizesNFC(root["normalizer"], path: path),
+                      ignoreMerges: model["ignore_merges"] as? Bool ?? false, specialTokens: specials,
+                      bosID: bosPrefix ?? configToken("bos_token"), eosID: configToken("eos_token"),
+                      unknownID: (model["unk_token"] as? String).flatMap { vocab[$0] }.map(Int32.init),
+                      addsBOS: bosPrefix != nil, chatTemplate: config?["chat_template"] as? String, source: path)
+    }
+
+    /// The pre-tokenizer configurations of the supported families.
+    static func preTokenizer(_ json: Any?, path: String) throws -> PreTokenizer {
+        let parts = sequence(json)
+        func type(_ i: Int) -> String? { parts.count > i ? parts[i]["type"] as? String : nil }
+        func byteLevel(_ i: Int, useRegex: Bool) -> Bool {
+            type(i) == "ByteLevel" && (parts[i]["use_regex"] as? Bool ?? true) == useRegex
+                && parts[i]["add_prefix_space"] as? Bool != true
+        }
+        if parts.count == 1, byteLevel(0, useRegex: true) { return .gpt2 }
+        if parts.count == 2, type(0) == "Digits", parts[0]["individual_digits"] as? Bool == true, byteLevel(1, useRegex: true) {
+            return .smollm
+        }
+        if parts.count == 2, type(0) == "Split", byteLevel(1, useRegex: false),
+           (parts[0]["behavior"] as? String)?.lowercased() == "isolated", parts[0]["invert"] as? Bool != true,
+           let regex = (parts[0]["pattern"] as? [String: Any])?["Regex"] as? String {
+            if regex == PreTokenizer.llama3Pattern { return .llama3 }
+            if regex == PreTokenizer.qwen2Pattern { return .qwen2 }
+        }
+        throw FormatError(path, "pre_tokenizer \(describe(json)) is not one of the supported byte-level families (GPT-2, SmolLM, Llama 3, Qwen2)")
+    }
+
+    static func normalizesNFC(_ json: Any?, path: String) throws -> Bool {
+        let types = sequence(json, key: "normalizers").map { $0["type"] as? String ?? "?" }
+        if types.isEmpty { return false }
+        if types == ["NFC"] { return true }
+        throw FormatError(path, "normalizer \(describe(json)) is not supported (none or NFC)")
+    }
+
+    /// The BOS id a TemplateProcessing post-processor puts before each sequence, if any.
+    static func bosPrefix(_ json: Any?, vocabulary: [String: Int], specials: [String: Int32], path: String) throws -> Int32? {
+        for processor in sequence(json, key: "processors") {
+            switch processor["type"] as? String {
+            case "ByteLevel": continue
+            case "TemplateProcessing":
+                let single = (processor["single"] as? [[String: Any]]) ?? []
+                let kinds = single.map { $0.keys.first ?? "" }
+                if kinds == ["Sequence"] { continue }
+                if kinds == ["SpecialToken", "Sequence"], let token = (single[0]["SpecialToken"] as? [String: Any])?["id"] as? String,
+                   let id = specials[token] ?? vocabulary[token].map(Int32.init) {
+                    return id
+                }
+                fallthrough
+            default:
+                throw FormatError(path, "post_processor \(describe(processor)) is not supported (ByteLevel, or a template that only adds BOS)")
+            }
+        }
+        return nil
+    }
+
+    /// A component and, for a `Sequence`, its members.
+    private static func sequence(_ json: Any?, key: String = "pretokenizers") -> [[String: Any]] {
+        guard let object = json as? [String: Any] else { return [] }
+        if object["type"] as? String == "Sequence" { return (object[key] as? [[String: Any]]) ?? [] }
+        return [object]
+    }
+
+    private static func describe(_ json: Any?) -> String {
+        guard let json, JSONSerialization.isValidJSONObject(json),
+              let data = try? JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]) else { return "null" }
+        return String(decoding: data.prefix(300), as: UTF8.self)
+    }
+}
+
+func jsonObject(_ path: String) throws -> [String: Any] {
+    guard let data = FileManager.default.contents(atPath: path) else { throw FormatError(path, "cannot be read") }
+    let object: Any
+    do { object = try JSONSerialization.jsonObject(with: data) } catch { throw FormatError(path, "is not valid JSON: \(error.localizedDescription)") }
+    guard let dictionary = object as? [String: Any] else { throw FormatError(path, "is not a JSON object") }
+    return dictionary
+}
