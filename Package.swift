@@ -16,6 +16,7 @@ let package = Package(
         .executable(name: "effilora", targets: ["effilora"]),
         .library(name: "EffiCore", targets: ["EffiCore"]),
         .library(name: "EffiFormats", targets: ["EffiFormats"]),
+        .library(name: "EffiTokenizer", targets: ["EffiTokenizer"]),
         .library(name: "EffiModel", targets: ["EffiModel"]),
     ],
     dependencies: [
@@ -36,22 +37,30 @@ let package = Package(
         ),
         // Layer 2: file formats (GGUF, and later safetensors and adapters).
         .target(name: "EffiFormats", dependencies: ["EffiCore"], swiftSettings: vectorize),
+        // Layer 3: byte-level BPE tokenizers and chat templates.
+        .target(name: "EffiTokenizer", dependencies: ["EffiFormats"], swiftSettings: vectorize),
         // Layer 4: the LLaMA-family decoder.
-        .target(name: "EffiModel", dependencies: ["EffiCore", "EffiFormats"], swiftSettings: vectorize),
+        .target(name: "EffiModel", dependencies: ["EffiCore", "EffiFormats", "EffiTokenizer"], swiftSettings: vectorize),
         // Layer 7: the command-line tool.
         .executableTarget(
             name: "effilora",
             dependencies: [
                 "EffiCore",
                 "EffiFormats",
+                "EffiTokenizer",
                 "EffiModel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: vectorize
         ),
         .testTarget(name: "EffiCoreTests", dependencies: ["EffiCore"], swiftSettings: vectorize),
-        .testTarget(name: "EffiFormatsTests", dependencies: ["EffiFormats"], resources: [.copy("Fixtures")],
+        // Helpers shared by the test targets (e.g. GGUFBuilder); not a product.
+        .target(name: "EffiTestSupport", dependencies: ["EffiFormats"], path: "Tests/EffiTestSupport"),
+        .testTarget(name: "EffiFormatsTests", dependencies: ["EffiFormats", "EffiTestSupport"], resources: [.copy("Fixtures")],
                     swiftSettings: vectorize),
-        .testTarget(name: "EffiModelTests", dependencies: ["EffiModel", "EffiFormats"], swiftSettings: vectorize),
+        .testTarget(name: "EffiTokenizerTests", dependencies: ["EffiTokenizer", "EffiFormats"], resources: [.copy("Fixtures")],
+                    swiftSettings: vectorize),
+        .testTarget(name: "EffiModelTests", dependencies: ["EffiModel", "EffiFormats", "EffiTestSupport"], resources: [.copy("Fixtures")],
+                    swiftSettings: vectorize),
     ]
 )

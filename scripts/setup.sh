@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent set-up on a fresh Debian with Swift: system packages, then the pinned model files.
 # Fast when everything is already in place.
+# Usage: scripts/setup.sh [NAME ...]   extra pinned files to fetch besides the default smollm2-135m,
+#        e.g. scripts/setup.sh qwen2.5-coder-0.5b (491 MB; not fetched by default, so CI stays light)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,4 +18,4 @@ if [ ${#missing[@]} -gt 0 ]; then
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-python3 scripts/fetch_pinned.py smollm2-135m
+python3 scripts/fetch_pinned.py smollm2-135m "$@"

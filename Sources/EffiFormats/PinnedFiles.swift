@@ -14,4 +14,7 @@ public enum PinnedFiles {
 
     /// The default model, SmolLM2-135M-Instruct in Q4_1.
     public static var smolLM2: String { cacheDirectory + "/models/SmolLM2-135M-Instruct.Q4_1.gguf" }
+
+    /// Qwen2.5-Coder-0.5B-Instruct in Q4_K_M (491 MB; `scripts/setup.sh qwen2.5-coder-0.5b`).
+    public static var qwen25Coder: String { cacheDirectory + "/models/Qwen2.5-Coder-0.5B-Instruct.Q4_K_M.gguf" }
 }

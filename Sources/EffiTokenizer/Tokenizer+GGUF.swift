@@ -40,7 +40,9 @@ extension Tokenizer {
         try self.init(vocabulary: tokens, merges: merges, preTokenizer: preTokenizer, normalizesNFC: preTokenizer == .qwen2,
                       ignoreMerges: preTokenizer == .llama3, specialTokens: specials,
                       bosID: id("tokenizer.ggml.bos_token_id"), eosID: id("tokenizer.ggml.eos_token_id"),
-                      unknownID: id("tokenizer.ggml.unknown_token_id"),
+                      // GGUF names an unknown token, but the models' tokenizer.json files have
+                      // unk_token null, so `tokenizers` drops bytes the vocabulary lacks.
+                      unknownID: nil,
                       addsBOS: gguf.metadata["tokenizer.ggml.add_bos_token"] == .bool(true),
                       chatTemplate: gguf.metadata["tokenizer.chat_template"]?.string, source: path)
     }

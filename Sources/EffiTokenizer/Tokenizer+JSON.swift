@@ -5,7 +5,7 @@ extension Tokenizer {
     /// From a Hugging Face `tokenizer.json` (a byte-level BPE model), with BOS/EOS and the chat
     /// template from `tokenizer_config.json` beside it when present.
     public convenience init(tokenizerJSON path: String) throws {
-        let root = try jsonObject(path)
+        let root = try readJSONObject(path)
         guard let model = root["model"] as? [String: Any], model["type"] as? String == "BPE" else {
             throw FormatError(path, "model.type is not BPE; only byte-level BPE tokenizers are supported")
         }
@@ -44,7 +44,7 @@ extension Tokenizer {
         }
         if model["byte_fallback"] as? Bool == true { throw FormatError(path, "model.byte_fallback is not supported") }
         let configPath = (path as NSString).deletingLastPathComponent + "/tokenizer_config.json"
-        let config = FileManager.default.fileExists(atPath: configPath) ? try jsonObject(configPath) : nil
+        let config = FileManager.default.fileExists(atPath: configPath) ? try readJSONObject(configPath) : nil
         func configToken(_ key: String) -> Int32? {
             let value = config?[key]
             let content = (value as? String) ?? ((value as? [String: Any])?["content"] as? String)
@@ -121,12 +121,4 @@ extension Tokenizer {
               let data = try? JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]) else { return "null" }
         return String(decoding: data.prefix(300), as: UTF8.self)
     }
-}
-
-func jsonObject(_ path: String) throws -> [String: Any] {
-    guard let data = FileManager.default.contents(atPath: path) else { throw FormatError(path, "cannot be read") }
-    let object: Any
-    do { object = try JSONSerialization.jsonObject(with: data) } catch { throw FormatError(path, "is not valid JSON: \(error.localizedDescription)") }
-    guard let dictionary = object as? [String: Any] else { throw FormatError(path, "is not a JSON object") }
-    return dictionary
 }

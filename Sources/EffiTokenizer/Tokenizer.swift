@@ -29,6 +29,7 @@ public final class Tokenizer: @unchecked Sendable {
 
     /// - Parameters:
     ///   - merges: pairs of token spellings in rank order (rank = index).
+    ///   - unknownID: the token for a byte the vocabulary lacks; nil drops such bytes.
     ///   - source: the file the vocabulary came from, for error messages.
     public init(vocabulary: [String], merges: [(String, String)], preTokenizer: PreTokenizer, normalizesNFC: Bool,
                 ignoreMerges: Bool, specialTokens: [String: Int32], bosID: Int32?, eosID: Int32?, unknownID: Int32?, addsBOS: Bool,
@@ -49,7 +50,8 @@ public final class Tokenizer: @unchecked Sendable {
             throw FormatError(source, "the vocabulary has no token \"Ġ\" for the space byte, so it is not byte-level BPE")
         }
         // Vocabularies trained on text that never held some bytes (control characters) lack their
-        // tokens; such a byte becomes the unknown token, as in `tokenizers`, or is an error.
+        // tokens; as in `tokenizers`, such a byte becomes the unknown token, or is dropped when
+        // there is none (SmolLM2 has no token for bytes 4, 6, 19, 20, 22 and 29).
         let byteTokens = (0...255).map { ids[String(ByteLevel.characterOfByte[$0])] ?? unknownID ?? -1 }
         var table: [UInt64: BPE.Merge] = [:]
         table.reserveCapacity(merges.count)

@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 @testable import EffiFormats
+import EffiTestSupport
 
 final class GGUFReaderTests: XCTestCase {
     func sample() -> GGUFBuilder {
@@ -74,6 +75,13 @@ final class GGUFReaderTests: XCTestCase {
         b.tensors[1].offset = 4096
         b.tensors[1].data = Data()
         assertFails(b, containing: "tensor norm")
+    }
+
+    /// Dimensions each below the reader's 2⁴⁰ bound whose product overflows an Int.
+    func testRejectsDimensionsWhoseProductOverflows() {
+        var b = sample()
+        b.tensors[0].dims = [32, 1 << 39, 1 << 39]
+        assertFails(b, containing: "tensor w: F32 [32, 549755813888, 549755813888] needs more bytes than the file has")
     }
 
     func testRejectsUnknownTypeAndBadBlocks() {

@@ -95,7 +95,15 @@ public final class GGUFFile: @unchecked Sendable {
             guard let rowBytes = type.rowBytes(dims[0]) else {
                 throw FormatError(path, "tensor \(name): first dimension \(dims[0]) is not a multiple of \(type.name)'s block of \(type.blockSize)")
             }
-            let byteCount = rowBytes * dims.dropFirst().reduce(1, *)
+            // Overflow-checked: each dimension is < 2⁴⁰ but their product need not fit in an Int.
+            var byteCount = rowBytes
+            for n in dims.dropFirst() {
+                let (product, overflow) = byteCount.multipliedReportingOverflow(by: n)
+                guard !overflow, product <= file.bytes.count else {
+                    throw FormatError(path, "tensor \(name): \(type.name) \(dims) needs more bytes than the file has (\(file.bytes.count))")
+                }
+                byteCount = product
+            }
             guard offset % UInt64(alignment) == 0 else {
                 throw FormatError(path, "tensor \(name): offset \(offset) is not aligned to \(alignment)")
             }

@@ -1,0 +1,11 @@
+import EffiFormats
+
+extension Decoder {
+    /// The decoder of a Hugging Face model folder (config.json and model.safetensors, or shards
+    /// with model.safetensors.index.json).
+    public convenience init(huggingFace path: String) throws {
+        let folder = try HuggingFaceFolder(path: path)
+        let config = try ModelConfig(huggingFace: folder)
+        self.init(config: config, weights: try ModelWeights(huggingFace: folder, config: config))
+    }
+}

@@ -1,0 +1,105 @@
+import EffiCore
+import EffiFormats
+
+extension ModelConfig {
+    /// The transformers classes this decoder implements, and the architecture names (as in GGUF).
+    public static let huggingFaceArchitectures: [(hf: String, architecture: String)] = [
+        ("LlamaForCausalLM", "llama"), ("MistralForCausalLM", "mistral"), ("Qwen2ForCausalLM", "qwen2"),
+    ]
+
+    /// From a Hugging Face folder's config.json, as transformers 4 or 5 writes it. Defaults are
+    /// transformers' for these classes (num_key_value_heads = num_attention_heads, rope_theta =
+    /// 10000, tie_word_embeddings = false).
+    /// Hugging Face keeps Q/K rows in the rotate-half order, so the RoPE layout is always
+    /// `.rotateHalf`. Features this decoder lacks (RoPE scaling, a head size other than
+    /// width / heads, a llama o_proj/MLP bias, an activation other than SiLU, Qwen2's sliding
+    /// window) are errors naming config.json and the key, never silently ignored.
+    public init(huggingFace folder: HuggingFaceFolder) throws {
+        let c = folder.config
+        let supported = Self.huggingFaceArchitectures.map(\.hf).joined(separator: ", ")
+        let classes = try c.strings("architectures")
+        guard let arch = Self.huggingFaceArchitectures.first(where: { classes.contains($0.hf) })?.architecture else {
+            throw FormatError(c.path, "architectures \(classes) is not supported (supported: \(supported))")
+        }
+        func unsupported(_ key: String, _ detail: String) -> FormatError {
+            FormatError(c.path, "\(key) \(detail) is not supported")
+        }
+        architecture = arch
+        layers = try c.int("num_hidden_layers")
+        modelWidth = try c.int("hidden_size")
+        ffnWidth = try c.int("intermediate_size")
+        heads = try c.int("num_attention_heads")
+        kvHeads = try c.int("num_key_value_heads", default: heads)
+        vocabulary = try c.int("vocab_size")
+        ropeBase = try Self.ropeTheta(c)
+        normEpsilon = Float(try c.double("rms_norm_eps"))
+        contextLength = try c.int("max_position_embeddings")
+        tiedOutput = try c.bool("tie_word_embeddings", default: false)
+        ropeLayout = .rotateHalf
+
+        for (key, value) in [("num_hidden_layers", layers), ("hidden_size", modelWidth), ("intermediate_size", ffnWidth),
+                             ("num_attention_heads", heads), ("num_key_value_heads", kvHeads), ("vocab_size", vocabulary),
+                             ("max_position_embeddings", contextLength)] where value <= 0 {
+            throw FormatError(c.path, "key \"\(key)\" is \(value), expected a positive integer")
+        }
+        guard modelWidth % heads == 0, heads % kvHeads == 0, (modelWidth / heads) % 2 == 0 else {
+            throw FormatError(c.path, "hidden_size \(modelWidth), \(heads) attention heads and \(kvHeads) KV heads do not divide into even-sized heads")
+        }
+        if c.contains("head_dim") {
+            let headDim = try c.int("head_dim")
+            guard headDim == modelWidth / heads else {
+                throw unsupported("head_dim", "\(headDim) (≠ hidden_size / num_attention_heads = \(modelWidth / heads))")
+            }
+        }
+        if c.contains("rope_scaling"), !Self.isDefaultRoPE(c.json["rope_scaling"]) {
+            throw unsupported("rope_scaling", JSONDescription.of(c.json["rope_scaling"]))
+        }
+        if c.contains("hidden_act") {
+            let act = try c.string("hidden_act")
+            guard act == "silu" else { throw unsupported("hidden_act", "\"\(act)\" (only silu)") }
+        }
+        if arch != "qwen2" {
+            if try c.bool("attention_bias", default: false) { throw unsupported("attention_bias", "true") }
+            if try c.bool("mlp_bias", default: false) { throw unsupported("mlp_bias", "true") }
+        }
+        if arch == "qwen2", try c.bool("use_sliding_window", default: false) {
+            throw unsupported("use_sliding_window", "true")
+        }
+        if c.contains("layer_types"), let other = try c.strings("layer_types").first(where: { $0 != "full_attention" }) {
+            throw unsupported("layer_types", "with \"\(other)\" (only full_attention)")
+        }
+    }
+
+    /// RoPE's base: transformers ≥ 5 writes it inside "rope_parameters" ({"rope_type", "rope_theta"}),
+    /// earlier versions as "rope_theta" at the top level; 10000 when neither is given.
+    static func ropeTheta(_ c: HuggingFaceConfig) throws -> Double {
+        guard c.contains("rope_parameters") else { return try c.double("rope_theta", default: 10_000) }
+        let raw = c.json["rope_parameters"]
+        guard let p = raw as? [String: Any] else {
+            throw FormatError(c.path, "key \"rope_parameters\" is \(JSONDescription.of(raw)), expected an object")
+        }
+        guard isDefaultRoPE(p) else { throw FormatError(c.path, "rope_parameters \(JSONDescription.of(p)) is not supported (only rope_type default)") }
+        let nested = HuggingFaceConfig(path: c.path, json: p)
+        return nested.contains("rope_theta") ? try nested.double("rope_theta") : try c.double("rope_theta", default: 10_000)
+    }
+
+    /// Whether a rope_scaling / rope_parameters object asks for plain RoPE: rope_type (or type)
+    /// "default", or no type and nothing but rope_theta.
+    static func isDefaultRoPE(_ value: Any?) -> Bool {
+        guard let p = value as? [String: Any] else { return false }
+        if let type = p["rope_type"] ?? p["type"] { return type as? String == "default" }
+        return Set(p.keys).isSubset(of: ["rope_theta"])
+    }
+}
+
+/// A short rendering of a config value for messages.
+enum JSONDescription {
+    static func of(_ value: Any?) -> String {
+        switch value {
+        case let object as [String: Any]:
+            "{" + object.keys.sorted().map { "\($0): \(object[$0].map { "\($0)" } ?? "null")" }.joined(separator: ", ") + "}"
+        case let v?: "\(v)"
+        case nil: "null"
+        }
+    }
+}

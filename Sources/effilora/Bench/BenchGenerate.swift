@@ -1,0 +1,78 @@
+import ArgumentParser
+import EffiCore
+import EffiModel
+import Foundation
+
+struct BenchGenerate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "generate",
+        abstract: "Decode throughput with the KV cache: tokens/s one token at a time, and the weight bandwidth it implies.")
+
+    @Option(help: "A GGUF file or a Hugging Face folder.")
+    var model: String
+
+    @Option(help: "Prompt tokens fed before decoding.")
+    var promptTokens = 64
+
+    @Option(help: "Tokens decoded (greedy, stop tokens ignored).")
+    var tokens = 64
+
+    @Option(help: "Timed runs (after one warm-up); the median is reported.")
+    var repeats = 3
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    struct Report: Encodable {
+        let benchmark = "generate"
+        let model: String
+        let promptTokens, decodedTokens: Int
+        let prefillTokensPerSecond: Double
+        let decodeTokensPerSecond: Double
+        let weightMiBPerToken: Double
+        let weightGBPerSecond: Double
+        let peakResidentMiB: Double
+        let loadSeconds: Double
+        let method = "median of timed runs after one warm-up; every decode step reads all Float32 weights once"
+    }
+
+    func run() throws {
+        let t0 = monotonicSeconds()
+        let lm = try LanguageModel.load(model)
+        let loadSeconds = monotonicSeconds() - t0
+        let decoder = lm.decoder, c = decoder.config
+        var rng = SplitMix64(seed: 1)
+        let prompt = (0..<promptTokens).map { _ in Int32(rng.next() % UInt64(c.vocabulary)) }
+        let cache = KVCache(config: c, capacity: promptTokens + tokens)
+        var prefill: [Double] = [], decode: [Double] = []
+        for run in 0...repeats {
+            cache.reset()
+            var start = monotonicSeconds()
+            var logits = decoder.logitsOfNext(tokens: prompt, cache: cache)
+            let prefillSeconds = monotonicSeconds() - start
+            start = monotonicSeconds()
+            var sampler = Sampler()
+            for _ in 0..<tokens {
+                logits = decoder.logitsOfNext(tokens: [sampler.next(UnsafeBufferPointer(logits.buffer))], cache: cache)
+            }
+            if run > 0 {
+                prefill.append(prefillSeconds)
+                decode.append(monotonicSeconds() - start)
+            }
+        }
+        let d = Double(c.modelWidth), f = Double(c.ffnWidth), kv = Double(c.kvWidth)
+        let weightBytes = 4 * (Double(c.layers) * (2 * d * d + 2 * d * kv + 3 * d * f) + Double(c.vocabulary) * d)
+        let decodeRate = Double(tokens) / median(decode)
+        let report = Report(model: model, promptTokens: promptTokens, decodedTokens: tokens,
+                            prefillTokensPerSecond: Double(promptTokens) / median(prefill), decodeTokensPerSecond: decodeRate,
+                            weightMiBPerToken: weightBytes / 1_048_576, weightGBPerSecond: weightBytes * decodeRate / 1e9,
+                            peakResidentMiB: Double(peakResidentBytes()) / 1_048_576, loadSeconds: loadSeconds)
+        if json {
+            try printJSON(report)
+        } else {
+            print(String(format: "generate: prompt %d tokens at %.0f tok/s; decode %d tokens at %.1f tok/s (%.0f MiB of weights per token = %.1f GB/s); peak RSS %.0f MiB; load %.1f s",
+                         promptTokens, report.prefillTokensPerSecond, tokens, decodeRate, report.weightMiBPerToken,
+                         report.weightGBPerSecond, report.peakResidentMiB, loadSeconds))
+        }
+    }
+}

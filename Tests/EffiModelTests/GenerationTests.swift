@@ -1,0 +1,64 @@
+import XCTest
+import Foundation
+import EffiCore
+import EffiFormats
+import EffiTokenizer
+@testable import EffiModel
+
+final class GenerationTests: XCTestCase {
+    nonisolated(unsafe) static var model: LanguageModel?
+    let prompt = "The capital of France is Paris. The capital of Germany is Berlin. The capital of Italy is"
+
+    func smolLM2() throws -> LanguageModel {
+        if let m = Self.model { return m }
+        let path = PinnedFiles.smolLM2
+        guard FileManager.default.fileExists(atPath: path) else { throw XCTSkip("\(path) is missing: run scripts/setup.sh") }
+        let m = try LanguageModel.load(path)
+        Self.model = m
+        return m
+    }
+
+    /// Feeding the prompt in chunks through the KV cache gives the logits of the full forward.
+    func testCachedLogitsEqualTheFullForward() throws {
+        let lm = try smolLM2()
+        let ids = lm.tokenizer.encode(prompt), v = lm.decoder.config.vocabulary
+        let full = lm.decoder.logits(tokens: ids, batch: 1, seqLen: ids.count)
+        let cache = KVCache(config: lm.decoder.config, capacity: ids.count)
+        var fed = 0
+        for chunk in [12, 1, 1, 3, ids.count - 17] {
+            let logits = lm.decoder.logitsOfNext(tokens: Array(ids[fed..<fed + chunk]), cache: cache)
+            fed += chunk
+            var worst: Float = 0
+            for j in 0..<v { worst = max(worst, abs(logits[j] - full[(fed - 1) * v + j])) }
+            XCTAssertLessThan(worst, 2e-3, "logits after \(fed) tokens")
+        }
+        XCTAssertEqual(cache.count, ids.count)
+    }
+
+    /// Greedy decoding continues the reference prompt with " Rome." (DESIGN.md §5).
+    func testGreedyContinuation() throws {
+        let lm = try smolLM2()
+        var sampler = Sampler()
+        var streamed = ""
+        let result = Generator(decoder: lm.decoder, tokenizer: lm.tokenizer)
+            .generate(prompt: lm.tokenizer.encode(prompt), maxTokens: 8, sampler: &sampler) { streamed += $0 }
+        XCTAssertEqual(result.tokens.first, 7268)
+        XCTAssertTrue(streamed.hasPrefix(" Rome."), streamed)
+        XCTAssertEqual(streamed, lm.tokenizer.decode(result.tokens))
+        XCTAssertEqual(result.finishReason, "length")
+        if let reference = try ReferenceFixture.load("smollm2-135m")?.prompts.first(where: { $0.ids == lm.tokenizer.encode(prompt) }) {
+            XCTAssertEqual(result.tokens, Array(reference.greedy_ids.prefix(result.tokens.count)), "the NumPy reference's greedy ids")
+        }
+    }
+
+    /// In chat mode the reply ends at <|im_end|>, which is not part of the text.
+    func testChatReplyStopsAtEndOfTurn() throws {
+        let lm = try smolLM2()
+        let text = try lm.chatTemplate().render([ChatMessage(role: "user", content: "What is the capital of France?")])
+        var sampler = Sampler()
+        let result = Generator(decoder: lm.decoder, tokenizer: lm.tokenizer)
+            .generate(prompt: lm.tokenizer.encode(text), maxTokens: 64, sampler: &sampler)
+        XCTAssertEqual(result.finishReason, "stop")
+        XCTAssertTrue(lm.tokenizer.decode(result.tokens).contains("Paris"), lm.tokenizer.decode(result.tokens))
+    }
+}

@@ -1,0 +1,88 @@
+import XCTest
+import Foundation
+import EffiFormats
+@testable import EffiTokenizer
+
+final class TextAndChatTests: XCTestCase {
+    nonisolated(unsafe) static var smolLM2: Tokenizer?
+
+    func tokenizer() throws -> Tokenizer {
+        if let t = Self.smolLM2 { return t }
+        let path = PinnedFiles.smolLM2
+        guard FileManager.default.fileExists(atPath: path) else { throw XCTSkip("\(path) is missing: run scripts/setup.sh") }
+        let t = try Tokenizer(gguf: GGUFFile(path: path))
+        Self.smolLM2 = t
+        return t
+    }
+
+    /// Streaming one token at a time gives the same text as decoding at once, and never emits half
+    /// a character, even where tokens split multi-byte characters.
+    func testStreamingHoldsBackPartialCharacters() throws {
+        let t = try tokenizer()
+        let text = "Emoji 👩‍👩‍👧‍👦 and 🇫🇷, CJK 東京都, Hindi नमस्ते, done."
+        let ids = t.encode(text)
+        XCTAssertTrue(ids.contains { String(validating: t.bytes(of: $0), as: UTF8.self) == nil },
+                      "the text should include tokens that hold partial characters")
+        var stream = TextStream(tokenizer: t)
+        var pieces: [String] = []
+        for id in ids { pieces.append(stream.append(id)) }
+        pieces.append(stream.finish())
+        XCTAssertFalse(pieces.joined().contains("\u{FFFD}"))
+        XCTAssertEqual(pieces.joined(), text)
+    }
+
+    func testIncompleteSuffixLength() {
+        XCTAssertEqual(TextStream.incompleteSuffixLength([]), 0)
+        XCTAssertEqual(TextStream.incompleteSuffixLength(Array("a".utf8)), 0)
+        XCTAssertEqual(TextStream.incompleteSuffixLength(Array("é".utf8)), 0)
+        XCTAssertEqual(TextStream.incompleteSuffixLength(Array(Array("é".utf8).prefix(1))), 1)
+        XCTAssertEqual(TextStream.incompleteSuffixLength(Array(Array("😀".utf8).prefix(3))), 3)
+        XCTAssertEqual(TextStream.incompleteSuffixLength(Array("😀".utf8)), 0)
+    }
+
+    /// The SmolLM2 template inserts its default system message; the text is what
+    /// `apply_chat_template(messages, add_generation_prompt=True)` renders for it.
+    func testChatMLWithTheTemplatesDefaultSystemMessage() throws {
+        let t = try tokenizer()
+        let template = try ChatTemplate(source: t.chatTemplateSource, origin: "SmolLM2")
+        XCTAssertEqual(template.defaultSystem, "You are a helpful AI assistant named SmolLM, trained by Hugging Face")
+        XCTAssertEqual(template.render([ChatMessage(role: "user", content: "Hi")]),
+                       "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n"
+                       + "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n")
+        XCTAssertEqual(template.render([ChatMessage(role: "system", content: "Be brief."), ChatMessage(role: "user", content: "Hi")]),
+                       "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n")
+        let ids = t.encode(template.render([ChatMessage(role: "user", content: "Hi")]))
+        XCTAssertEqual(ids.first, t.specialTokens["<|im_start|>"])
+    }
+
+    func testUnsupportedTemplatesAreErrors() {
+        XCTAssertThrowsError(try ChatTemplate(source: nil, origin: "m.gguf")) {
+            XCTAssertTrue("\($0)".contains("m.gguf: the model has no chat template"), "\($0)")
+        }
+        let llama2 = "{% for message in messages %}{{ bos_token + '[INST] ' + message['content'] + ' [/INST]' }}{% endfor %}"
+        XCTAssertThrowsError(try ChatTemplate(source: llama2, origin: "m.gguf")) {
+            XCTAssertTrue("\($0)".contains("is not ChatML"), "\($0)")
+        }
+    }
+
+    func testUnsupportedTokenizerJSONIsAnErrorNamingTheFile() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("effilora-tok-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let source = try String(contentsOf: TokenizerParityTests.fixture("tiny-gpt2.tokenizer.json"), encoding: .utf8)
+        let cases = [
+            ("wordpiece.json", source.replacingOccurrences(of: "\"type\": \"BPE\"", with: "\"type\": \"WordPiece\"")
+                .replacingOccurrences(of: "\"type\":\"BPE\"", with: "\"type\":\"WordPiece\""), "only byte-level BPE"),
+            ("broken.json", String(source.prefix(source.count / 2)), "not valid JSON"),
+            ("metaspace.json", source.replacingOccurrences(of: "\"ByteLevel\"", with: "\"Metaspace\""), "is not"),
+        ]
+        for (name, text, message) in cases {
+            XCTAssertNotEqual(text, source, name)
+            let path = dir.appendingPathComponent(name).path
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            XCTAssertThrowsError(try Tokenizer(tokenizerJSON: path), name) {
+                XCTAssertTrue("\($0)".hasPrefix(path) && "\($0)".contains(message), "\($0)")
+            }
+        }
+    }
+}
