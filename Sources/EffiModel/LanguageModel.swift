@@ -16,13 +16,12 @@ public struct LanguageModel {
 
     /// `path`: a `.gguf` file, or a folder with `config.json`, safetensors weights and `tokenizer.json`.
     public static func load(_ path: String) throws -> LanguageModel {
-        if try isFolder(path) {
-            return LanguageModel(decoder: try Decoder(huggingFace: path), tokenizer: try tokenizer(path), path: path)
-        }
-        let gguf = try GGUFFile(path: path)
-        let config = try ModelConfig(gguf: gguf)
-        let decoder = Decoder(config: config, weights: try ModelWeights(gguf: gguf, config: config))
-        return LanguageModel(decoder: decoder, tokenizer: try Tokenizer(gguf: gguf), path: path)
+        LanguageModel(decoder: try decoder(path), tokenizer: try tokenizer(path), path: path)
+    }
+
+    /// Only the decoder, from a GGUF file or a Hugging Face folder.
+    public static func decoder(_ path: String) throws -> Decoder {
+        try isFolder(path) ? try Decoder(huggingFace: path) : try Decoder(gguf: path)
     }
 
     /// Only the tokenizer: from a GGUF file's metadata, a folder's `tokenizer.json`, or a `tokenizer.json` itself.

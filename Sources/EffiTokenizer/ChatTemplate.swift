@@ -25,12 +25,21 @@ public struct ChatTemplate: Sendable, Equatable {
         defaultSystem = Self.literalSystemMessage(in: source)
     }
 
-    /// `<|im_start|>system\n…<|im_end|>` written out literally in the template (no Jinja inside).
+    /// The first `<|im_start|>system\n…<|im_end|>` written out literally in the template (no Jinja
+    /// inside), e.g. SmolLM2's "You are a helpful AI assistant named SmolLM, …" or Qwen2.5's
+    /// "You are Qwen, …" (which follows a tools branch that builds its system message in Jinja).
     static func literalSystemMessage(in source: String) -> String? {
-        guard let open = source.range(of: start + "system\n"),
-              let close = source.range(of: end, range: open.upperBound..<source.endIndex) else { return nil }
-        let text = source[open.upperBound..<close.lowerBound]
-        return text.contains("{") || text.contains("'") || text.contains("\"") ? nil : String(text)
+        var searchStart = source.startIndex
+        while let open = source.range(of: start + "system", range: searchStart..<source.endIndex) {
+            searchStart = open.upperBound
+            // The newline is a real one in some templates and a Jinja escape (\n) in others.
+            let rest = source[open.upperBound...]
+            guard let newline = ["\n", "\\n"].first(where: rest.hasPrefix),
+                  let close = rest.range(of: end) else { continue }
+            let text = rest[rest.index(rest.startIndex, offsetBy: newline.count)..<close.lowerBound]
+            if !text.contains(where: { "{}'\"\\".contains($0) }) { return String(text) }
+        }
+        return nil
     }
 
     /// The prompt text for `messages`, ending with the assistant's opening when `addGenerationPrompt`.

@@ -59,7 +59,7 @@ struct Generate: ParsableCommand {
         let result = generator.generate(prompt: ids, maxTokens: maxTokens, sampler: &sampler) { piece in
             FileHandle.standardOutput.write(Data(piece.utf8))
         }
-        print()
+        FileHandle.standardOutput.write(Data("\n".utf8))
         if verbose {
             let stats = String(format: "prompt %d tokens in %.2f s (%.0f tok/s); generated %d in %.2f s (%.1f tok/s); finish: %@\n",
                                result.promptTokens, result.prefillSeconds, Double(result.promptTokens) / result.prefillSeconds,

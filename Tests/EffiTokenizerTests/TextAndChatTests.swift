@@ -55,6 +55,17 @@ final class TextAndChatTests: XCTestCase {
         XCTAssertEqual(ids.first, t.specialTokens["<|im_start|>"])
     }
 
+    /// Qwen2.5's template builds a system message in Jinja for tools, then writes its default literally.
+    func testQwenDefaultSystemMessage() throws {
+        let path = PinnedFiles.qwen25Coder
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw XCTSkip("\(path) is absent (491 MB; fetch it with scripts/setup.sh qwen2.5-coder-0.5b)")
+        }
+        let source = try GGUFFile(path: path).metadata["tokenizer.chat_template"]?.string
+        let template = try ChatTemplate(source: source, origin: path)
+        XCTAssertEqual(template.defaultSystem, "You are Qwen, created by Alibaba Cloud. You are a helpful assistant.")
+    }
+
     func testUnsupportedTemplatesAreErrors() {
         XCTAssertThrowsError(try ChatTemplate(source: nil, origin: "m.gguf")) {
             XCTAssertTrue("\($0)".contains("m.gguf: the model has no chat template"), "\($0)")

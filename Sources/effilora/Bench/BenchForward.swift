@@ -8,7 +8,7 @@ struct BenchForward: ParsableCommand {
         commandName: "forward",
         abstract: "Prefill throughput of a model: tokens/s, peak memory, fraction of the measured sgemm limit.")
 
-    @Option(help: "A GGUF model file.")
+    @Option(help: "A GGUF file or a Hugging Face folder.")
     var model: String
 
     @Option(help: "Tokens per sequence.")
@@ -40,7 +40,7 @@ struct BenchForward: ParsableCommand {
 
     func run() throws {
         let t0 = monotonicSeconds()
-        let decoder = try Decoder(gguf: model)
+        let decoder = try LanguageModel.decoder(model)
         let loadSeconds = monotonicSeconds() - t0
         let c = decoder.config, n = batch * seqLen
         var rng = SplitMix64(seed: 1)
