@@ -21,6 +21,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
     ],
     targets: [
         // Layer 1: OpenBLAS on Linux (Accelerate is used directly on macOS).
@@ -38,7 +39,9 @@ let package = Package(
         // Layer 2: file formats (GGUF, and later safetensors and adapters).
         .target(name: "EffiFormats", dependencies: ["EffiCore"], swiftSettings: vectorize),
         // Layer 3: byte-level BPE tokenizers and chat templates.
-        .target(name: "EffiTokenizer", dependencies: ["EffiFormats"], swiftSettings: vectorize),
+        .target(name: "EffiTokenizer",
+                dependencies: ["EffiFormats", .product(name: "HeapModule", package: "swift-collections")],
+                swiftSettings: vectorize),
         // Layer 4: the LLaMA-family decoder.
         .target(name: "EffiModel", dependencies: ["EffiCore", "EffiFormats", "EffiTokenizer"], swiftSettings: vectorize),
         // Layer 7: the command-line tool.

@@ -58,7 +58,7 @@ public final class CausalAttention {
         precondition(dOut.count == out.count && dq.count == q.count && dk.count == k.count && dv.count == v.count,
                      "attention backward: gradient shapes do not match their inputs")
         let t = seqLen, d = headDim
-        ensureScratch(t * t)
+        ensureScratch(t * t, backward: true)
         dk.zero()
         dv.zero()
         for b in 0..<batch {
@@ -184,12 +184,10 @@ public final class CausalAttention {
                 UnsafePointer(v.data + b * t * kvHeads * d + kvh * d))
     }
 
-    /// Grows the score buffers to hold at least `count` values.
-    func ensureScratch(_ count: Int) {
-        if scores.count < count {
-            scores = Tensor(shape: [count])
-            dScores = Tensor(shape: [count])
-        }
+    /// Grows the score buffer (and, for the backward, the score-gradient buffer) to `count` values.
+    func ensureScratch(_ count: Int, backward: Bool = false) {
+        if scores.count < count { scores = Tensor(shape: [count]) }
+        if backward && dScores.count < count { dScores = Tensor(shape: [count]) }
     }
 
     private func checkShapes(q: Tensor, k: Tensor, v: Tensor, batch: Int, seqLen: Int, keyMask: [Bool]?,

@@ -18,3 +18,41 @@ public func readJSONObject(_ path: String) throws -> [String: Any] {
     guard let object = parsed as? [String: Any] else { throw FormatError(path, "expected a JSON object at the top level") }
     return object
 }
+
+/// Names and checks of JSON values from JSONSerialization, for error messages that say what was
+/// found.
+public enum JSONKind {
+    public static func isBool(_ n: NSNumber) -> Bool { String(cString: n.objCType) == "c" }
+
+    /// A JSON integer ≥ 0 (not a boolean, not a fraction, not out of Int's range).
+    public static func nonNegativeInt(_ value: Any) -> Int? {
+        guard let n = value as? NSNumber, !isBool(n), let i = value as? Int, i >= 0 else { return nil }
+        return i
+    }
+
+    public static func describe(_ value: Any?) -> String {
+        switch value {
+        case nil: "missing"
+        case is NSNull: "null"
+        case is String: "a string (\(render(value)))"
+        case let n as NSNumber: isBool(n) ? "a boolean (\(n.boolValue))" : "a number (\(n))"
+        case is [Any]: "an array"
+        case is [String: Any]: "an object"
+        default: "\(type(of: value!))"
+        }
+    }
+
+    /// A short rendering of a value for messages.
+    public static func render(_ value: Any?) -> String {
+        switch value {
+        case nil: return "missing"
+        case is NSNull: return "null"
+        case let s as String: return s.count > 40 ? "\"\(s.prefix(37))…\"" : "\"\(s)\""
+        case let n as NSNumber: return isBool(n) ? "\(n.boolValue)" : "\(n)"
+        case let a as [Any]: return a.count > 8 ? "[\(a.count) values]" : "[" + a.map { render($0) }.joined(separator: ", ") + "]"
+        case let o as [String: Any]:
+            return "{" + o.keys.sorted().prefix(8).map { "\($0): \(render(o[$0]))" }.joined(separator: ", ") + (o.count > 8 ? ", …}" : "}")
+        default: return "\(value!)"
+        }
+    }
+}

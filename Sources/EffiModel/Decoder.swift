@@ -26,13 +26,18 @@ public final class Decoder {
 
     /// Logits [batch · seqLen, vocabulary] for `tokens` (batch rows of seqLen ids).
     public func logits(tokens: [Int32], batch: Int, seqLen: Int, keyMask: [Bool]? = nil) -> Tensor {
+        outputLogits(hiddenStates(tokens: tokens, batch: batch, seqLen: seqLen, keyMask: keyMask))
+    }
+
+    /// The last layer's output x [batch · seqLen, width], before the final norm and the head.
+    public func hiddenStates(tokens: [Int32], batch: Int, seqLen: Int, keyMask: [Bool]? = nil) -> Tensor {
         precondition(tokens.count == batch * seqLen, "\(tokens.count) tokens for batch \(batch) × \(seqLen)")
         let x = embed(tokens)
         let lse = Tensor(shape: [batch, config.heads, seqLen])
         runLayers(x, batch: batch, seqLen: seqLen, positionOffset: 0) { _, q, k, v, out in
             attention.forward(q: q, k: k, v: v, batch: batch, seqLen: seqLen, keyMask: keyMask, out: out, lse: lse)
         }
-        return outputLogits(x)
+        return x
     }
 
     /// Feeds `tokens` of one sequence after the positions `cache` holds, appends their keys and
@@ -88,7 +93,7 @@ public final class Decoder {
     }
 
     /// logits = Wout · rmsnorm(x), one row per row of x.
-    private func outputLogits(_ x: Tensor) -> Tensor {
+    public func outputLogits(_ x: Tensor) -> Tensor {
         let h = Tensor(shape: x.shape), rstd = Tensor(shape: [x.rows])
         RMSNorm.forward(x: x, weight: weights.outputNorm, eps: config.normEpsilon, out: h, rstd: rstd)
         let logits = Tensor(shape: [x.rows, config.vocabulary])

@@ -7,16 +7,23 @@ public struct LanguageModel {
     public let decoder: Decoder
     public let tokenizer: Tokenizer
     public let path: String
+    /// The ids that end a reply (see `stopTokens(tokenizer:extra:)`).
+    public let stopTokens: Set<Int32>
 
-    public init(decoder: Decoder, tokenizer: Tokenizer, path: String) {
+    public init(decoder: Decoder, tokenizer: Tokenizer, path: String, extraStopTokens: [Int32] = []) throws {
+        guard tokenizer.count <= decoder.config.vocabulary else {
+            throw FormatError(path, "the tokenizer has \(tokenizer.count) tokens but the model only \(decoder.config.vocabulary) embedding rows")
+        }
         self.decoder = decoder
         self.tokenizer = tokenizer
         self.path = path
+        stopTokens = Self.stopTokens(tokenizer: tokenizer, extra: extraStopTokens)
     }
 
     /// `path`: a `.gguf` file, or a folder with `config.json`, safetensors weights and `tokenizer.json`.
     public static func load(_ path: String) throws -> LanguageModel {
-        LanguageModel(decoder: try decoder(path), tokenizer: try tokenizer(path), path: path)
+        let extra = try isFolder(path) ? try generationConfigStopTokens(path) : []
+        return try LanguageModel(decoder: try decoder(path), tokenizer: try tokenizer(path), path: path, extraStopTokens: extra)
     }
 
     /// Only the decoder, from a GGUF file or a Hugging Face folder.
@@ -31,7 +38,7 @@ public struct LanguageModel {
         return try Tokenizer(gguf: GGUFFile(path: path))
     }
 
-    private static func isFolder(_ path: String) throws -> Bool {
+    public static func isFolder(_ path: String) throws -> Bool {
         var folder: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &folder) else {
             throw FormatError(path, "no such file or folder")
@@ -42,5 +49,26 @@ public struct LanguageModel {
     /// The model's chat template (ChatML), or an error naming the model.
     public func chatTemplate() throws -> ChatTemplate {
         try ChatTemplate(source: tokenizer.chatTemplateSource, origin: path)
+    }
+
+    /// EOS, end of turn, and the end-of-text / end-of-turn tokens of the families this tool reads.
+    static func stopTokens(tokenizer: Tokenizer, extra: [Int32]) -> Set<Int32> {
+        var stops = Set([tokenizer.eosID, tokenizer.endOfTurnID].compactMap { $0} + extra)
+        for name in [ChatTemplate.end, "<|endoftext|>", "<|eot_id|>", "<|end_of_text|>"] {
+            if let id = tokenizer.specialTokens[name] { stops.insert(id) }
+        }
+        return stops
+    }
+
+    /// `eos_token_id` of a folder's generation_config.json (an id or a list), when it has one.
+    static func generationConfigStopTokens(_ folder: String) throws -> [Int32] {
+        let path = (folder as NSString).appendingPathComponent("generation_config.json")
+        guard FileManager.default.fileExists(atPath: path) else { return [] }
+        switch try readJSONObject(path)["eos_token_id"] {
+        case nil, is NSNull: return []
+        case let id as Int: return [Int32(clamping: id)]
+        case let ids as [Int]: return ids.map { Int32(clamping: $0) }
+        case let other: throw FormatError(path, "eos_token_id is \(JSONKind.describe(other)), expected an id or a list of ids")
+        }
     }
 }

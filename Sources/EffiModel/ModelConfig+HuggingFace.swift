@@ -52,7 +52,7 @@ extension ModelConfig {
             }
         }
         if c.contains("rope_scaling"), !Self.isDefaultRoPE(c.json["rope_scaling"]) {
-            throw unsupported("rope_scaling", JSONDescription.of(c.json["rope_scaling"]))
+            throw unsupported("rope_scaling", JSONKind.render(c.json["rope_scaling"]))
         }
         if c.contains("hidden_act") {
             let act = try c.string("hidden_act")
@@ -65,6 +65,12 @@ extension ModelConfig {
         if arch == "qwen2", try c.bool("use_sliding_window", default: false) {
             throw unsupported("use_sliding_window", "true")
         }
+        // Mistral's sliding window changes attention beyond the window; only a window covering
+        // the whole context (or none) is the full attention implemented here.
+        if arch == "mistral", c.contains("sliding_window"),
+           try c.int("sliding_window") < c.int("max_position_embeddings") {
+            throw unsupported("sliding_window", "\(try c.int("sliding_window")) (shorter than max_position_embeddings)")
+        }
         if c.contains("layer_types"), let other = try c.strings("layer_types").first(where: { $0 != "full_attention" }) {
             throw unsupported("layer_types", "with \"\(other)\" (only full_attention)")
         }
@@ -76,9 +82,9 @@ extension ModelConfig {
         guard c.contains("rope_parameters") else { return try c.double("rope_theta", default: 10_000) }
         let raw = c.json["rope_parameters"]
         guard let p = raw as? [String: Any] else {
-            throw FormatError(c.path, "key \"rope_parameters\" is \(JSONDescription.of(raw)), expected an object")
+            throw FormatError(c.path, "key \"rope_parameters\" is \(JSONKind.render(raw)), expected an object")
         }
-        guard isDefaultRoPE(p) else { throw FormatError(c.path, "rope_parameters \(JSONDescription.of(p)) is not supported (only rope_type default)") }
+        guard isDefaultRoPE(p) else { throw FormatError(c.path, "rope_parameters \(JSONKind.render(p)) is not supported (only rope_type default)") }
         let nested = HuggingFaceConfig(path: c.path, json: p)
         return nested.contains("rope_theta") ? try nested.double("rope_theta") : try c.double("rope_theta", default: 10_000)
     }
@@ -89,17 +95,5 @@ extension ModelConfig {
         guard let p = value as? [String: Any] else { return false }
         if let type = p["rope_type"] ?? p["type"] { return type as? String == "default" }
         return Set(p.keys).isSubset(of: ["rope_theta"])
-    }
-}
-
-/// A short rendering of a config value for messages.
-enum JSONDescription {
-    static func of(_ value: Any?) -> String {
-        switch value {
-        case let object as [String: Any]:
-            "{" + object.keys.sorted().map { "\($0): \(object[$0].map { "\($0)" } ?? "null")" }.joined(separator: ", ") + "}"
-        case let v?: "\(v)"
-        case nil: "null"
-        }
     }
 }

@@ -17,6 +17,11 @@ public struct ModelConfig: Sendable, Equatable {
     public var tiedOutput: Bool
 
     public var headDim: Int { modelWidth / heads }
+    /// Weights of the linear products a token passes through: per layer q, k, v, o, gate, up,
+    /// down, plus the output head (norms and biases excluded).
+    public var linearParameterCount: Int {
+        layers * (2 * modelWidth * modelWidth + 2 * modelWidth * kvWidth + 3 * modelWidth * ffnWidth) + vocabulary * modelWidth
+    }
     public var kvWidth: Int { kvHeads * headDim }
 
     /// From a GGUF file's `{arch}.*` metadata. llama files store Q/K rows permuted for the

@@ -1,5 +1,9 @@
+import HeapModule
+
 /// Byte-pair encoding of one pre-tokenized piece: start from the piece's byte tokens and merge
-/// the adjacent pair of lowest rank (leftmost first) until no ranked pair is left.
+/// the adjacent pair of lowest rank (leftmost first) until no ranked pair is left. Pairs wait in a
+/// min-heap keyed by (rank, position) over a linked list of the piece's tokens, so a piece of n
+/// bytes costs O(n log n) (as `tokenizers`' `Word::merge_all`), not O(n²).
 struct BPE {
     struct Merge { let rank: Int32; let result: Int32 }
 
@@ -13,18 +17,37 @@ struct BPE {
 
     static func key(_ left: Int32, _ right: Int32) -> UInt64 { UInt64(UInt32(left)) << 32 | UInt64(UInt32(right)) }
 
+    /// A possible merge of the tokens at `position` and the next live one, as they were when queued.
+    private struct Candidate: Comparable {
+        let rank: Int32, position: Int32, left: Int32, right: Int32
+        static func < (a: Candidate, b: Candidate) -> Bool { (a.rank, a.position) < (b.rank, b.position) }
+    }
+
     func encode(_ bytes: some Collection<UInt8>, wholePiece: Int32?) -> [Int32] {
         if ignoreMerges, let wholePiece { return [wholePiece] }
         var ids = bytes.map { byteTokens[Int($0)] }.filter { $0 >= 0 }
-        while ids.count > 1 {
-            var best: (index: Int, merge: Merge)?
-            for i in 0..<ids.count - 1 {
-                if let m = merges[Self.key(ids[i], ids[i + 1])], m.rank < (best?.merge.rank ?? .max) { best = (i, m) }
-            }
-            guard let best else { break }
-            ids[best.index] = best.merge.result
-            ids.remove(at: best.index + 1)
+        let n = ids.count
+        guard n > 1 else { return ids }
+        // next[i] / previous[i]: the live neighbours of token i (n and −1 at the ends).
+        var next = Array(1...n), previous = Array(-1..<n - 1), live = [Bool](repeating: true, count: n)
+        var heap = Heap<Candidate>()
+        func queue(_ i: Int) {
+            guard i >= 0, next[i] < n, let m = merges[Self.key(ids[i], ids[next[i]])] else { return }
+            heap.insert(Candidate(rank: m.rank, position: Int32(i), left: ids[i], right: ids[next[i]]))
         }
-        return ids
+        for i in 0..<n - 1 { queue(i) }
+        while let c = heap.popMin() {
+            let i = Int(c.position)
+            // Skip candidates that earlier merges made stale.
+            guard live[i], next[i] < n, ids[i] == c.left, ids[next[i]] == c.right else { continue }
+            let j = next[i]
+            ids[i] = merges[Self.key(c.left, c.right)]!.result
+            live[j] = false
+            next[i] = next[j]
+            if next[j] < n { previous[next[j]] = i }
+            queue(previous[i])
+            queue(i)
+        }
+        return ids.indices.compactMap { live[$0] ? ids[$0] : nil }
     }
 }

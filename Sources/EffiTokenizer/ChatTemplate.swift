@@ -19,8 +19,12 @@ public struct ChatTemplate: Sendable, Equatable {
     /// Fails with a clear error for a template that is not ChatML.
     public init(source: String?, origin: String) throws {
         guard let source else { throw FormatError(origin, "the model has no chat template") }
-        guard source.contains(Self.start), source.contains(Self.end) else {
+        guard source.contains(Self.start), source.contains(Self.end), source.contains(Self.start + "assistant") else {
             throw FormatError(origin, "the chat template is not ChatML (<|im_start|>…<|im_end|>), the only format supported: \(source.prefix(120))…")
+        }
+        // ChatML variants that rewrite the messages (Qwen3's thinking blocks) would render wrongly.
+        if let marker = ["<think>", "enable_thinking", "reasoning_content"].first(where: source.contains) {
+            throw FormatError(origin, "the chat template uses \(marker), a ChatML variant that is not supported")
         }
         defaultSystem = Self.literalSystemMessage(in: source)
     }

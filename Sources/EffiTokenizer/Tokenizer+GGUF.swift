@@ -16,13 +16,13 @@ extension Tokenizer {
         guard model == "gpt2" else {
             throw FormatError(path, "tokenizer.ggml.model is \(model); only byte-level BPE (gpt2) is supported")
         }
-        let pre = gguf.metadata["tokenizer.ggml.pre"]?.string ?? "default"
+        let pre = gguf.metadata["tokenizer.ggml.pre"]?.string ?? "(missing)"
         let preTokenizer: PreTokenizer
         switch pre {
         case "smollm": preTokenizer = .smollm
         case "qwen2": preTokenizer = .qwen2
         case "llama-bpe", "llama3": preTokenizer = .llama3
-        case "gpt-2", "gpt2", "default": preTokenizer = .gpt2
+        case "gpt-2", "gpt2": preTokenizer = .gpt2
         default: throw FormatError(path, "tokenizer.ggml.pre \(pre) is not supported (smollm, qwen2, llama-bpe, gpt-2)")
         }
         let tokens = try strings("tokenizer.ggml.tokens")
@@ -31,15 +31,21 @@ extension Tokenizer {
             return (String(line[..<space]), String(line[line.index(after: space)...]))
         }
         // Token types: 1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte.
-        let types = gguf.metadata["tokenizer.ggml.token_type"]?.array?.map { $0.int ?? 1 } ?? []
-        guard types.isEmpty || types.count == tokens.count else {
+        guard let types = gguf.metadata["tokenizer.ggml.token_type"]?.array?.map({ $0.int ?? 0 }) else {
+            throw FormatError(path, "tokenizer.ggml.token_type is missing, so the special tokens are unknown")
+        }
+        guard types.count == tokens.count else {
             throw FormatError(path, "tokenizer.ggml.token_type has \(types.count) entries for \(tokens.count) tokens")
+        }
+        if gguf.metadata["tokenizer.ggml.add_eos_token"] == .bool(true) {
+            throw FormatError(path, "tokenizer.ggml.add_eos_token is true, which is not supported")
         }
         var specials: [String: Int32] = [:]
         for (i, type) in types.enumerated() where type == 3 || type == 4 { specials[tokens[i]] = Int32(i) }
         try self.init(vocabulary: tokens, merges: merges, preTokenizer: preTokenizer, normalizesNFC: preTokenizer == .qwen2,
                       ignoreMerges: preTokenizer == .llama3, specialTokens: specials,
                       bosID: id("tokenizer.ggml.bos_token_id"), eosID: id("tokenizer.ggml.eos_token_id"),
+                      endOfTurnID: id("tokenizer.ggml.eot_token_id"),
                       // GGUF names an unknown token, but the models' tokenizer.json files have
                       // unk_token null, so `tokenizers` drops bytes the vocabulary lacks.
                       unknownID: nil,

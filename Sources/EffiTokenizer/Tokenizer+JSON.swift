@@ -10,10 +10,13 @@ extension Tokenizer {
             throw FormatError(path, "model.type is not BPE; only byte-level BPE tokenizers are supported")
         }
         guard let vocab = model["vocab"] as? [String: Int] else { throw FormatError(path, "model.vocab is not an object of token ids") }
-        var vocabulary = [String](repeating: "", count: (vocab.values.max() ?? -1) + 1)
-        var taken = [Bool](repeating: false, count: vocabulary.count)
+        let addedTokens = (root["added_tokens"] as? [[String: Any]]) ?? []
+        let entries = vocab.count + addedTokens.count
+        var vocabulary = [String](), taken = [Bool]()
         func place(_ token: String, _ id: Int) throws {
-            guard id >= 0 else { throw FormatError(path, "token \(token) has negative id \(id)") }
+            guard id >= 0, id < entries else {
+                throw FormatError(path, "token \(token) has id \(id), outside 0..<\(entries) (the number of vocabulary and added entries)")
+            }
             if id >= vocabulary.count {
                 vocabulary += [String](repeating: "", count: id + 1 - vocabulary.count)
                 taken += [Bool](repeating: false, count: id + 1 - taken.count)
@@ -24,7 +27,7 @@ extension Tokenizer {
         }
         for (token, id) in vocab { try place(token, id) }
         var specials: [String: Int32] = [:]
-        for (i, added) in ((root["added_tokens"] as? [[String: Any]]) ?? []).enumerated() {
+        for (i, added) in addedTokens.enumerated() {
             guard let content = added["content"] as? String, let id = added["id"] as? Int else {
                 throw FormatError(path, "added_tokens[\(i)] lacks content or id")
             }
@@ -43,7 +46,8 @@ extension Tokenizer {
             throw FormatError(path, "model.merges[\(i)] is neither \"a b\" nor [a, b]")
         }
         if model["byte_fallback"] as? Bool == true { throw FormatError(path, "model.byte_fallback is not supported") }
-        let configPath = (path as NSString).deletingLastPathComponent + "/tokenizer_config.json"
+        let folder = (path as NSString).deletingLastPathComponent
+        let configPath = folder + "/tokenizer_config.json"
         let config = FileManager.default.fileExists(atPath: configPath) ? try readJSONObject(configPath) : nil
         func configToken(_ key: String) -> Int32? {
             let value = config?[key]
@@ -57,7 +61,29 @@ extension Tokenizer {
                       ignoreMerges: model["ignore_merges"] as? Bool ?? false, specialTokens: specials,
                       bosID: bosPrefix ?? configToken("bos_token"), eosID: configToken("eos_token"),
                       unknownID: (model["unk_token"] as? String).flatMap { vocab[$0] }.map(Int32.init),
-                      addsBOS: bosPrefix != nil, chatTemplate: config?["chat_template"] as? String, source: path)
+                      addsBOS: bosPrefix != nil, chatTemplate: try Self.chatTemplate(config: config, configPath: configPath, folder: folder), source: path)
+    }
+
+    /// The chat template: `chat_template.jinja` beside the tokenizer (newer transformers), or
+    /// tokenizer_config.json's `chat_template` (a string, or a list of named templates: "default").
+    static func chatTemplate(config: [String: Any]?, configPath: String, folder: String) throws -> String? {
+        let jinja = folder + "/chat_template.jinja"
+        if FileManager.default.fileExists(atPath: jinja) {
+            guard let data = FileManager.default.contents(atPath: jinja), let text = String(data: data, encoding: .utf8) else {
+                throw FormatError(jinja, "cannot be read as UTF-8 text")
+            }
+            return text
+        }
+        switch config?["chat_template"] {
+        case nil, is NSNull: return nil
+        case let text as String: return text
+        case let named as [[String: Any]]:
+            guard let text = named.first(where: { $0["name"] as? String == "default" })?["template"] as? String else {
+                throw FormatError(configPath, "chat_template lists named templates but none named \"default\"")
+            }
+            return text
+        case let other: throw FormatError(configPath, "chat_template is \(JSONKind.describe(other)), expected a string or a list of named templates")
+        }
     }
 
     /// The pre-tokenizer configurations of the supported families.
@@ -78,14 +104,14 @@ extension Tokenizer {
             if regex == PreTokenizer.llama3Pattern { return .llama3 }
             if regex == PreTokenizer.qwen2Pattern { return .qwen2 }
         }
-        throw FormatError(path, "pre_tokenizer \(describe(json)) is not one of the supported byte-level families (GPT-2, SmolLM, Llama 3, Qwen2)")
+        throw FormatError(path, "pre_tokenizer \(JSONKind.render(json)) is not one of the supported byte-level families (GPT-2, SmolLM, Llama 3, Qwen2)")
     }
 
     static func normalizesNFC(_ json: Any?, path: String) throws -> Bool {
         let types = sequence(json, key: "normalizers").map { $0["type"] as? String ?? "?" }
         if types.isEmpty { return false }
         if types == ["NFC"] { return true }
-        throw FormatError(path, "normalizer \(describe(json)) is not supported (none or NFC)")
+        throw FormatError(path, "normalizer \(JSONKind.render(json)) is not supported (none or NFC)")
     }
 
     /// The BOS id a TemplateProcessing post-processor puts before each sequence, if any.
@@ -103,7 +129,7 @@ extension Tokenizer {
                 }
                 fallthrough
             default:
-                throw FormatError(path, "post_processor \(describe(processor)) is not supported (ByteLevel, or a template that only adds BOS)")
+                throw FormatError(path, "post_processor \(JSONKind.render(processor)) is not supported (ByteLevel, or a template that only adds BOS)")
             }
         }
         return nil
@@ -114,11 +140,5 @@ extension Tokenizer {
         guard let object = json as? [String: Any] else { return [] }
         if object["type"] as? String == "Sequence" { return (object[key] as? [[String: Any]]) ?? [] }
         return [object]
-    }
-
-    private static func describe(_ json: Any?) -> String {
-        guard let json, JSONSerialization.isValidJSONObject(json),
-              let data = try? JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]) else { return "null" }
-        return String(decoding: data.prefix(300), as: UTF8.self)
     }
 }

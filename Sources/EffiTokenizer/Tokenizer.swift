@@ -12,6 +12,8 @@ public final class Tokenizer: @unchecked Sendable {
     public let specialTokens: [String: Int32]
     public let bosID: Int32?
     public let eosID: Int32?
+    /// End of turn, where the model names one apart from EOS (GGUF `tokenizer.ggml.eot_token_id`).
+    public let endOfTurnID: Int32?
     /// Whether `encode` starts with the BOS token.
     public let addsBOS: Bool
     /// The chat template text from the model, when it has one.
@@ -32,7 +34,7 @@ public final class Tokenizer: @unchecked Sendable {
     ///   - unknownID: the token for a byte the vocabulary lacks; nil drops such bytes.
     ///   - source: the file the vocabulary came from, for error messages.
     public init(vocabulary: [String], merges: [(String, String)], preTokenizer: PreTokenizer, normalizesNFC: Bool,
-                ignoreMerges: Bool, specialTokens: [String: Int32], bosID: Int32?, eosID: Int32?, unknownID: Int32?, addsBOS: Bool,
+                ignoreMerges: Bool, specialTokens: [String: Int32], bosID: Int32?, eosID: Int32?, endOfTurnID: Int32? = nil, unknownID: Int32?, addsBOS: Bool,
                 chatTemplate: String?, source: String) throws {
         self.vocabulary = vocabulary
         self.preTokenizer = preTokenizer
@@ -40,6 +42,7 @@ public final class Tokenizer: @unchecked Sendable {
         self.specialTokens = specialTokens
         self.bosID = bosID
         self.eosID = eosID
+        self.endOfTurnID = endOfTurnID
         self.addsBOS = addsBOS
         chatTemplateSource = chatTemplate
         var ids: [String: Int32] = [:]
@@ -65,6 +68,11 @@ public final class Tokenizer: @unchecked Sendable {
         bpe = BPE(merges: table, byteTokens: byteTokens, ignoreMerges: ignoreMerges)
         for (token, id) in specialTokens where !(0..<Int32(vocabulary.count)).contains(id) {
             throw FormatError(source, "special token \(token) has id \(id), outside the vocabulary of \(vocabulary.count)")
+        }
+        for (role, id) in [("BOS", bosID), ("EOS", eosID), ("end-of-turn", endOfTurnID), ("unknown", unknownID)] {
+            if let id, !(0..<Int32(vocabulary.count)).contains(id) {
+                throw FormatError(source, "the \(role) token id \(id) is outside the vocabulary of \(vocabulary.count)")
+            }
         }
         bytesOfToken = vocabulary.enumerated().map { id, token in
             specialTokens[token] == Int32(id) ? Array(token.utf8) : ByteLevel.decode(token) ?? Array(token.utf8)
@@ -105,8 +113,9 @@ public final class Tokenizer: @unchecked Sendable {
         String(decoding: ids.flatMap { bytes(of: $0) }, as: UTF8.self)
     }
 
-    /// The raw bytes one token stands for (a token may hold part of a UTF-8 character).
-    public func bytes(of id: Int32) -> [UInt8] { bytesOfToken[Int(id)] }
+    /// The raw bytes one token stands for (a token may hold part of a UTF-8 character); none for
+    /// an id past the vocabulary (a model may have more embedding rows than tokens).
+    public func bytes(of id: Int32) -> [UInt8] { bytesOfToken.indices.contains(Int(id)) ? bytesOfToken[Int(id)] : [] }
 
     private func specialMatch(_ s: [Unicode.Scalar], at i: Int) -> (id: Int32, length: Int)? {
         guard let candidates = specialsByFirstScalar[s[i]] else { return nil }

@@ -25,13 +25,13 @@ struct Generate: ParsableCommand {
     @Option(help: "Sample only among the most likely tokens that together reach this probability.")
     var topP: Float = 1
 
-    @Option(help: "Random seed for sampling.")
-    var seed: UInt64 = 0
+    @Option(help: "Random seed for sampling (default: a random one, printed with --verbose).")
+    var seed: UInt64?
 
     @Flag(help: "Wrap the prompt in the model's chat template as a user message.")
     var chat = false
 
-    @Option(help: "System message for --chat (default: the template's own, if any).")
+    @Option(name: [.long, .customLong("system-prompt")], help: "System message for --chat (default: the template's own, if any).")
     var system: String?
 
     @Flag(help: "Print timings to standard error.")
@@ -53,18 +53,17 @@ struct Generate: ParsableCommand {
             text = try lm.chatTemplate().render(messages)
         }
         let ids = lm.tokenizer.encode(text)
-        guard !ids.isEmpty else { throw ValidationError("the prompt encodes to no tokens") }
+        let seed = self.seed ?? UInt64.random(in: 0...UInt64(UInt32.max))
         var sampler = Sampler(temperature: temperature, topK: topK, topP: topP, seed: seed)
-        let generator = Generator(decoder: lm.decoder, tokenizer: lm.tokenizer)
-        let result = generator.generate(prompt: ids, maxTokens: maxTokens, sampler: &sampler) { piece in
+        let result = try Generator(model: lm).generate(prompt: ids, maxTokens: maxTokens, sampler: &sampler) { piece in
             FileHandle.standardOutput.write(Data(piece.utf8))
         }
         FileHandle.standardOutput.write(Data("\n".utf8))
         if verbose {
-            let stats = String(format: "prompt %d tokens in %.2f s (%.0f tok/s); generated %d in %.2f s (%.1f tok/s); finish: %@\n",
+            let stats = String(format: "prompt %d tokens in %.2f s (%.0f tok/s); generated %d in %.2f s (%.1f tok/s); finish: %@; seed %llu\n",
                                result.promptTokens, result.prefillSeconds, Double(result.promptTokens) / result.prefillSeconds,
                                result.tokens.count, result.decodeSeconds, Double(result.tokens.count) / max(result.decodeSeconds, 1e-9),
-                               result.finishReason)
+                               result.finishReason.rawValue, seed)
             FileHandle.standardError.write(Data(stats.utf8))
         }
     }

@@ -14,10 +14,7 @@ struct Info: ParsableCommand {
     var verbose = false
 
     func run() throws {
-        var folder: ObjCBool = false
-        if FileManager.default.fileExists(atPath: model, isDirectory: &folder), folder.boolValue {
-            return try describeFolder()
-        }
+        if try LanguageModel.isFolder(model) { return try describeFolder() }
         let gguf = try GGUFFile(path: model)
         let arch = gguf.architecture ?? "(none)"
         print("file: \(model) (GGUF v\(gguf.version), \(gguf.fileSize) bytes)")

@@ -264,6 +264,23 @@ final class HuggingFaceFolderTests: XCTestCase {
         XCTAssertLessThanOrEqual(diff, 1e-4)
     }
 
+    /// Generation's KV-cache path with rotate-half RoPE at position offsets and q/k/v biases:
+    /// feeding the first sequence in chunks gives the full forward's logits.
+    func testCachedLogitsMatchTheFullForwardWithBiasesAndRotateHalf() throws {
+        let m = RandomModel(seed: 5, architecture: "qwen2")
+        let decoder = try Decoder(huggingFace: try writeSingle(m))
+        let sequence = Array(tokens.prefix(7)), v = decoder.config.vocabulary
+        let full = decoder.logits(tokens: sequence, batch: 1, seqLen: 7)
+        let cache = KVCache(config: decoder.config, capacity: 7)
+        var fed = 0
+        for chunk in [3, 1, 2, 1] {
+            let logits = decoder.logitsOfNext(tokens: Array(sequence[fed..<fed + chunk]), cache: cache)
+            fed += chunk
+            let worst = (0..<v).map { abs(logits[$0] - full[(fed - 1) * v + $0]) }.max()!
+            XCTAssertLessThan(worst, 1e-5, "after \(fed) tokens")
+        }
+    }
+
     func testShardedBFloat16FolderMatchesTheRoundedWeights() throws {
         let m = RandomModel(seed: 11)
         let shardedPath = try writeSharded(m, dtype: .bf16)

@@ -6,7 +6,7 @@ final class SamplerTests: XCTestCase {
 
     func draw(_ sampler: Sampler, _ n: Int) -> [Int] {
         var s = sampler, counts = [Int](repeating: 0, count: logits.count)
-        logits.withUnsafeBufferPointer { for _ in 0..<n { counts[Int(s.next($0))] += 1 } }
+        logits.withUnsafeBufferPointer { for _ in 0..<n { counts[Int(s.next($0)!)] += 1 } }
         return counts
     }
 
@@ -32,6 +32,20 @@ final class SamplerTests: XCTestCase {
         // Softmax at T = 1: p(1) ≈ 0.44, p(5) ≈ 0.27, p(2) ≈ 0.16: 0.44 + 0.27 < 0.8 ≤ 0.87.
         XCTAssertEqual(draw(Sampler(temperature: 1, topP: 0.8, seed: 1), 4000).enumerated().filter { $0.element > 0 }.map(\.offset), [1, 2, 5])
         XCTAssertEqual(draw(Sampler(temperature: 1, topP: 0.3, seed: 1), 100), [0, 100, 0, 0, 0, 0])
+    }
+
+    /// NaN and infinite logits are never chosen; when none is finite there is no token.
+    func testNonFiniteLogits() {
+        let mixed: [Float] = [.nan, 1, .infinity, 2, -.infinity]
+        var greedy = Sampler(), sampling = Sampler(temperature: 1, seed: 1)
+        mixed.withUnsafeBufferPointer { row in
+            XCTAssertEqual(greedy.next(row), 3)
+            for _ in 0..<200 { XCTAssertTrue([1, 3].contains(sampling.next(row)!)) }
+        }
+        [Float.nan, .infinity].withUnsafeBufferPointer { XCTAssertNil(greedy.next($0)) }
+        // top-p below the best token's share still keeps the best token.
+        var tiny = Sampler(temperature: 1, topP: 1e-6, seed: 2)
+        logits.withUnsafeBufferPointer { XCTAssertEqual(tiny.next($0), 1) }
     }
 
     func testTheSeedMakesDrawsReproducible() {

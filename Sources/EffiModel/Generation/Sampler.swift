@@ -21,17 +21,19 @@ public struct Sampler {
         random = SplitMix64(seed: seed)
     }
 
-    public mutating func next(_ logits: UnsafeBufferPointer<Float>) -> Int32 {
-        var best = 0
-        for i in logits.indices where logits[i] > logits[best] { best = i }
+    /// The next token, or nil when the logits hold no finite value (NaN and ±inf are never chosen).
+    public mutating func next(_ logits: UnsafeBufferPointer<Float>) -> Int32? {
+        guard var best = logits.firstIndex(where: \.isFinite) else { return nil }
+        for i in logits.indices where logits[i].isFinite && logits[i] > logits[best] { best = i }
         guard temperature > 0 else { return Int32(best) }
         let floor = logits[best] - Self.negligibleLogitGap * temperature
-        var candidates = logits.indices.filter { logits[$0] >= floor }.sorted { logits[$0] > logits[$1] }
+        var candidates = logits.indices.filter { logits[$0].isFinite && logits[$0] >= floor }.sorted { logits[$0] > logits[$1] }
         if topK > 0 && candidates.count > topK { candidates.removeLast(candidates.count - topK) }
         var probabilities = candidates.map { expf((logits[$0] - logits[best]) / temperature) }
         let total = probabilities.reduce(0, +)
         if topP < 1 {
-            var kept = 0, mass: Float = 0
+            // The smallest head reaching top-p, and never less than the best token.
+            var kept = 1, mass = probabilities[0]
             while kept < probabilities.count && mass < topP * total { mass += probabilities[kept]; kept += 1 }
             candidates.removeLast(candidates.count - kept)
             probabilities.removeLast(probabilities.count - kept)

@@ -38,11 +38,16 @@ struct BenchForward: ParsableCommand {
         let method = "median of timed passes after one warm-up; limit = sgemm at the model's FFN shape"
     }
 
+    func validate() throws {
+        guard seqLen > 0, batch > 0, repeats > 0 else { throw ValidationError("--seq-len, --batch and --repeats must be positive") }
+    }
+
     func run() throws {
         let t0 = monotonicSeconds()
         let decoder = try LanguageModel.decoder(model)
         let loadSeconds = monotonicSeconds() - t0
         let c = decoder.config, n = batch * seqLen
+        guard seqLen <= c.contextLength else { throw ValidationError("--seq-len \(seqLen) exceeds the model's context of \(c.contextLength)") }
         var rng = SplitMix64(seed: 1)
         let tokens = (0..<n).map { _ in Int32(rng.next() % UInt64(c.vocabulary)) }
         var samples: [Double] = []
@@ -54,10 +59,8 @@ struct BenchForward: ParsableCommand {
         let seconds = median(samples)
         // Products: 2 · (per-layer linear weights + output head) per token, plus attention's
         // QKᵀ and PV over the full T×T square per head (what the kernel computes).
-        let d = Double(c.modelWidth), f = Double(c.ffnWidth), kv = Double(c.kvWidth), L = Double(c.layers)
-        let linear = L * (2 * d * d + 2 * d * kv + 3 * d * f) + Double(c.vocabulary) * d
-        let attention = L * 2 * 2 * Double(seqLen) * Double(c.headDim) * Double(c.heads)
-        let gflop = Double(n) * 2 * linear / 1e9 + Double(n) * attention / 1e9
+        let attention = Double(c.layers) * 2 * 2 * Double(seqLen) * Double(c.headDim) * Double(c.heads)
+        let gflop = Double(n) * 2 * Double(c.linearParameterCount) / 1e9 + Double(n) * attention / 1e9
         let limit = sgemmLimit(m: n, n: c.ffnWidth, k: c.modelWidth)
         let report = Report(model: model, batch: batch, seqLen: seqLen, tokensPerSecond: Double(n) / seconds,
                             secondsPerForward: seconds, gflopPerForward: gflop, achievedGFLOPS: gflop / seconds,

@@ -36,11 +36,18 @@ struct BenchGenerate: ParsableCommand {
         let method = "median of timed runs after one warm-up; every decode step reads all Float32 weights once"
     }
 
+    func validate() throws {
+        guard promptTokens > 0, tokens > 0, repeats > 0 else { throw ValidationError("--prompt-tokens, --tokens and --repeats must be positive") }
+    }
+
     func run() throws {
         let t0 = monotonicSeconds()
-        let lm = try LanguageModel.load(model)
+        let decoder = try LanguageModel.decoder(model)
         let loadSeconds = monotonicSeconds() - t0
-        let decoder = lm.decoder, c = decoder.config
+        let c = decoder.config
+        guard promptTokens + tokens <= c.contextLength else {
+            throw ValidationError("\(promptTokens) + \(tokens) tokens exceed the model's context of \(c.contextLength)")
+        }
         var rng = SplitMix64(seed: 1)
         let prompt = (0..<promptTokens).map { _ in Int32(rng.next() % UInt64(c.vocabulary)) }
         let cache = KVCache(config: c, capacity: promptTokens + tokens)
@@ -53,15 +60,15 @@ struct BenchGenerate: ParsableCommand {
             start = monotonicSeconds()
             var sampler = Sampler()
             for _ in 0..<tokens {
-                logits = decoder.logitsOfNext(tokens: [sampler.next(UnsafeBufferPointer(logits.buffer))], cache: cache)
+                let next = sampler.next(UnsafeBufferPointer(logits.buffer)) ?? 0
+                logits = decoder.logitsOfNext(tokens: [next], cache: cache)
             }
             if run > 0 {
                 prefill.append(prefillSeconds)
                 decode.append(monotonicSeconds() - start)
             }
         }
-        let d = Double(c.modelWidth), f = Double(c.ffnWidth), kv = Double(c.kvWidth)
-        let weightBytes = 4 * (Double(c.layers) * (2 * d * d + 2 * d * kv + 3 * d * f) + Double(c.vocabulary) * d)
+        let weightBytes = 4 * Double(c.linearParameterCount)
         let decodeRate = Double(tokens) / median(decode)
         let report = Report(model: model, promptTokens: promptTokens, decodedTokens: tokens,
                             prefillTokensPerSecond: Double(promptTokens) / median(prefill), decodeTokensPerSecond: decodeRate,
