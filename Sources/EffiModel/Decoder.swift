@@ -57,7 +57,7 @@ public final class Decoder {
         return outputLogits(last)
     }
 
-    private func embed(_ tokens: [Int32]) -> Tensor {
+    func embed(_ tokens: [Int32]) -> Tensor {
         let d = config.modelWidth, x = Tensor(shape: [tokens.count, d])
         for (row, id) in tokens.enumerated() {
             precondition((0..<Int32(config.vocabulary)).contains(id), "token id \(id) at position \(row) is outside the vocabulary of \(config.vocabulary)")
@@ -102,7 +102,7 @@ public final class Decoder {
     }
 
     /// y = x Wᵀ (+ b).
-    private func project(_ x: Tensor, _ w: Tensor, _ bias: Tensor?, into y: Tensor) {
+    func project(_ x: Tensor, _ w: Tensor, _ bias: Tensor?, into y: Tensor) {
         MatMul.nt(x, w, into: y)
         guard let bias else { return }
         for r in 0..<y.rows { for j in 0..<y.columns { y.data[r * y.columns + j] += bias[j] } }

@@ -15,6 +15,13 @@ public struct ModelWeights {
     public let outputNorm: Tensor
     public let output: Tensor  // [vocabulary, width]; the embedding itself when tied
 
+    init(embedding: Tensor, layers: [LayerWeights], outputNorm: Tensor, output: Tensor) {
+        self.embedding = embedding
+        self.layers = layers
+        self.outputNorm = outputNorm
+        self.output = output
+    }
+
     /// Dequantizes every tensor of a GGUF file, checking each shape against the config.
     public init(gguf: GGUFFile, config c: ModelConfig) throws {
         func load(_ name: String, _ shape: [Int]) throws -> Tensor {

@@ -1,0 +1,64 @@
+import EffiCore
+
+/// A named adapter tensor with its gradient. Frozen parameters (LoRA-FA's A, VeRA's matrices,
+/// B's the Reducer froze) take part in the forward but get no gradient and no update.
+public final class Parameter {
+    public let name: String
+    public let value: Tensor
+    public let gradient: Tensor
+    public var trainable: Bool
+
+    public init(name: String, shape: [Int], trainable: Bool) {
+        self.name = name
+        value = Tensor(shape: shape)
+        gradient = Tensor(shape: trainable ? shape : [0])
+        self.trainable = trainable
+    }
+}
+
+/// Deterministic initial values: each parameter draws from its own stream, seeded by the run's
+/// seed and the parameter's name, so values do not depend on creation order.
+enum Initializer {
+    static func stream(seed: UInt64, name: String) -> SplitMix64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a
+        for byte in name.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return SplitMix64(seed: seed ^ hash)
+    }
+
+    /// U(−bound, bound).
+    static func uniform(_ t: Tensor, bound: Float, rng: inout SplitMix64) {
+        for i in 0..<t.count { t[i] = rng.nextFloat(in: -bound...bound) }
+    }
+
+    static func gaussian(_ t: Tensor, std: Float, rng: inout SplitMix64) {
+        for i in 0..<t.count { t[i] = std * rng.nextGaussian() }
+    }
+
+    /// Orthonormal rows (Gram–Schmidt on Gaussian rows; needs rows ≤ columns).
+    static func orthogonalRows(_ t: Tensor, rng: inout SplitMix64) {
+        let r = t.rows, c = t.columns
+        gaussian(t, std: 1, rng: &rng)
+        for i in 0..<r {
+            let row = t.data + i * c
+            for j in 0..<i {
+                let other = t.data + j * c
+                var dot: Float = 0
+                for e in 0..<c { dot += row[e] * other[e] }
+                for e in 0..<c { row[e] -= dot * other[e] }
+            }
+            var norm: Float = 0
+            for e in 0..<c { norm += row[e] * row[e] }
+            let inv = 1 / norm.squareRoot()
+            for e in 0..<c { row[e] *= inv }
+        }
+    }
+
+    /// A projection [r, d_in] by the configured method.
+    static func projection(_ t: Tensor, method: AdapterConfig.Initialisation, rank: Int, rng: inout SplitMix64) {
+        switch method {
+        case .kaiming: uniform(t, bound: 1 / Float(t.columns).squareRoot(), rng: &rng)
+        case .gaussian: gaussian(t, std: 1 / Float(rank), rng: &rng)
+        case .orthogonal: orthogonalRows(t, rng: &rng)
+        }
+    }
+}

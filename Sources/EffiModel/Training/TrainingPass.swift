@@ -1,0 +1,166 @@
+import EffiCore
+
+/// The decoder's forward with saved activations, the loss, and the backward — for activations
+/// only: the base weights are frozen and never get gradients; the adapter gets its parameter
+/// gradients through `DecoderAdapter.backward`. Per layer (h = rmsnorm):
+///   h1 = h(x),  q,k,v = W h1 (+ b) + Δ,  rope(q, k),  a = attn(q, k, v),  x' = x + Wo a + Δo
+///   h2 = h(x'), g, u = W h2 + Δ,  m = silu(g) ∘ u,  x'' = x' + Wdown m + Δdown
+/// and the loss  L = scale · Σ_t −log softmax(Wout h(x_L))[target_t]  over targets ≠ ignore.
+/// Backward mirrors it layer by layer (llm.c style). With `checkpointing`, only each layer's
+/// input is kept and the layer's forward is recomputed in the backward.
+public final class TrainingPass {
+    public let decoder: Decoder
+    public let checkpointing: Bool
+    /// Rows of the output head processed at once, so [rows, vocabulary] logits stay small.
+    public var headChunk = 256
+
+    /// What one layer's backward needs from its forward (normed inputs and silu·up are recomputed).
+    final class LayerActivations {
+        let q, k, v, attended, lse, xMid, gate, up, rstd1, rstd2: Tensor
+        init(_ c: ModelConfig, batch: Int, seqLen: Int) {
+            let n = batch * seqLen
+            q = Tensor(shape: [n, c.modelWidth]); k = Tensor(shape: [n, c.kvWidth]); v = Tensor(shape: [n, c.kvWidth])
+            attended = Tensor(shape: [n, c.modelWidth]); lse = Tensor(shape: [batch, c.heads, seqLen])
+            xMid = Tensor(shape: [n, c.modelWidth])
+            gate = Tensor(shape: [n, c.ffnWidth]); up = Tensor(shape: [n, c.ffnWidth])
+            rstd1 = Tensor(shape: [n]); rstd2 = Tensor(shape: [n])
+        }
+    }
+
+    private var shape: (batch: Int, seqLen: Int) = (0, 0)
+    private var layerInputs: [Tensor] = []
+    private var saved: [LayerActivations] = []
+    private var scratch: Scratch?
+
+    /// Buffers of one layer's backward, reused across layers and steps.
+    final class Scratch {
+        let x, h, dx, dh, dq, dk, dv, dAttended, act, dAct, dGate, dUp: Tensor
+        init(_ c: ModelConfig, n: Int) {
+            let d = c.modelWidth, f = c.ffnWidth, kv = c.kvWidth
+            x = Tensor(shape: [n, d]); h = Tensor(shape: [n, d]); dx = Tensor(shape: [n, d]); dh = Tensor(shape: [n, d])
+            dq = Tensor(shape: [n, d]); dk = Tensor(shape: [n, kv]); dv = Tensor(shape: [n, kv])
+            dAttended = Tensor(shape: [n, d])
+            act = Tensor(shape: [n, f]); dAct = Tensor(shape: [n, f]); dGate = Tensor(shape: [n, f]); dUp = Tensor(shape: [n, f])
+        }
+    }
+
+    public init(decoder: Decoder, checkpointing: Bool = false) {
+        self.decoder = decoder
+        self.checkpointing = checkpointing
+    }
+
+    /// Forward, loss and (when `backward`) the backward of one batch. The loss gradient is
+    /// `lossScale` · ∂(Σ nll)/∂·, so a caller averaging over several micro-batches passes
+    /// 1 / (their total target count). Returns the summed NLL and the number of targets.
+    @discardableResult
+    public func run(_ batch: TrainingBatch, adapter: DecoderAdapter?, lossScale: Float, backward: Bool = true) -> (nllSum: Double, count: Int) {
+        allocate(batch: batch.batch, seqLen: batch.seqLen)
+        let s = scratch!
+        let x = s.x
+        x.copy(from: decoder.embed(batch.tokens))
+        for l in 0..<decoder.config.layers {
+            layerInputs[l].copy(from: x)
+            layerForward(l, x: x, acts: checkpointing ? saved[0] : saved[l], batch: batch, adapter: adapter)
+        }
+        let lowest = adapter?.lowestLayerNeedingGradients
+        let result = head(x: x, targets: batch.targets, lossScale: lossScale, dx: backward && lowest != nil ? s.dx : nil)
+        guard backward, let lowest else { return result }
+        for l in stride(from: decoder.config.layers - 1, through: lowest, by: -1) {
+            let acts: LayerActivations
+            if checkpointing {
+                acts = saved[0]
+                s.h.copy(from: layerInputs[l])
+                layerForward(l, x: s.h, acts: acts, batch: batch, adapter: adapter)
+            } else {
+                acts = saved[l]
+            }
+            layerBackward(l, dx: s.dx, acts: acts, batch: batch, adapter: adapter!)
+        }
+        return result
+    }
+
+    private func allocate(batch: Int, seqLen: Int) {
+        guard shape != (batch, seqLen) else { return }
+        let c = decoder.config, n = batch * seqLen
+        shape = (batch, seqLen)
+        layerInputs = (0..<c.layers).map { _ in Tensor(shape: [n, c.modelWidth]) }
+        saved = (0..<(checkpointing ? 1 : c.layers)).map { _ in LayerActivations(c, batch: batch, seqLen: seqLen) }
+        scratch = Scratch(c, n: n)
+    }
+
+    /// One layer's forward over x (in place), saving into `acts`. Uses scratch.h / act.
+    private func layerForward(_ l: Int, x: Tensor, acts a: LayerActivations, batch: TrainingBatch, adapter: DecoderAdapter?) {
+        let c = decoder.config, w = decoder.weights.layers[l], s = scratch!, h = s.dh
+        let (b, t) = (batch.batch, batch.seqLen)
+        RMSNorm.forward(x: x, weight: w.attentionNorm, eps: c.normEpsilon, out: h, rstd: a.rstd1)
+        decoder.project(h, w.q, w.qBias, into: a.q)
+        decoder.project(h, w.k, w.kBias, into: a.k)
+        decoder.project(h, w.v, w.vBias, into: a.v)
+        adapter?.forward(layer: l, input: .attention, x: h, outputs: [.q: a.q, .k: a.k, .v: a.v])
+        decoder.rope.forward(a.q, batch: b, seqLen: t, heads: c.heads)
+        decoder.rope.forward(a.k, batch: b, seqLen: t, heads: c.kvHeads)
+        decoder.attention.forward(q: a.q, k: a.k, v: a.v, batch: b, seqLen: t, keyMask: batch.keyMask, out: a.attended, lse: a.lse)
+        MatMul.nt(a.attended, w.o, into: x, accumulate: true)
+        adapter?.forward(layer: l, input: .attentionOutput, x: a.attended, outputs: [.o: x])
+        a.xMid.copy(from: x)
+        RMSNorm.forward(x: x, weight: w.ffnNorm, eps: c.normEpsilon, out: h, rstd: a.rstd2)
+        MatMul.nt(h, w.gate, into: a.gate)
+        MatMul.nt(h, w.up, into: a.up)
+        adapter?.forward(layer: l, input: .ffn, x: h, outputs: [.gate: a.gate, .up: a.up])
+        SwiGLU.forward(gate: a.gate, up: a.up, out: s.act)
+        MatMul.nt(s.act, w.down, into: x, accumulate: true)
+        adapter?.forward(layer: l, input: .ffnHidden, x: s.act, outputs: [.down: x])
+    }
+
+    /// dx: ∂L/∂(layer output) in, ∂L/∂(layer input) out.
+    private func layerBackward(_ l: Int, dx: Tensor, acts a: LayerActivations, batch: TrainingBatch, adapter: DecoderAdapter) {
+        let c = decoder.config, w = decoder.weights.layers[l], s = scratch!
+        let (b, t) = (batch.batch, batch.seqLen)
+        // FFN block: x'' = x' + Wdown m + Δdown(m),  m = silu(g) ∘ u
+        SwiGLU.forward(gate: a.gate, up: a.up, out: s.act)
+        MatMul.nn(dx, w.down, into: s.dAct)
+        adapter.backward(layer: l, input: .ffnHidden, x: s.act, outputGradients: [.down: dx], dx: s.dAct)
+        SwiGLU.backward(dOut: s.dAct, gate: a.gate, up: a.up, dGate: s.dGate, dUp: s.dUp)
+        RMSNorm.forward(x: a.xMid, weight: w.ffnNorm, eps: c.normEpsilon, out: s.h, rstd: a.rstd2)
+        MatMul.nn(s.dGate, w.gate, into: s.dh)
+        MatMul.nn(s.dUp, w.up, into: s.dh, accumulate: true)
+        adapter.backward(layer: l, input: .ffn, x: s.h, outputGradients: [.gate: s.dGate, .up: s.dUp], dx: s.dh)
+        RMSNorm.backward(dy: s.dh, x: a.xMid, weight: w.ffnNorm, rstd: a.rstd2, dx: dx, accumulate: true)
+        // Attention block: x' = x + Wo a + Δo(a)
+        MatMul.nn(dx, w.o, into: s.dAttended)
+        adapter.backward(layer: l, input: .attentionOutput, x: a.attended, outputGradients: [.o: dx], dx: s.dAttended)
+        decoder.attention.backward(dOut: s.dAttended, q: a.q, k: a.k, v: a.v, out: a.attended, lse: a.lse,
+                                   batch: b, seqLen: t, keyMask: batch.keyMask, dq: s.dq, dk: s.dk, dv: s.dv)
+        decoder.rope.backward(s.dq, batch: b, seqLen: t, heads: c.heads)
+        decoder.rope.backward(s.dk, batch: b, seqLen: t, heads: c.kvHeads)
+        let xIn = layerInputs[l]
+        RMSNorm.forward(x: xIn, weight: w.attentionNorm, eps: c.normEpsilon, out: s.h, rstd: a.rstd1)
+        MatMul.nn(s.dq, w.q, into: s.dh)
+        MatMul.nn(s.dk, w.k, into: s.dh, accumulate: true)
+        MatMul.nn(s.dv, w.v, into: s.dh, accumulate: true)
+        adapter.backward(layer: l, input: .attention, x: s.h, outputGradients: [.q: s.dq, .k: s.dk, .v: s.dv], dx: s.dh)
+        RMSNorm.backward(dy: s.dh, x: xIn, weight: w.attentionNorm, rstd: a.rstd1, dx: dx, accumulate: true)
+    }
+
+    /// Final norm, output head and cross-entropy in chunks of rows; writes ∂L/∂x into `dx` when given.
+    private func head(x: Tensor, targets: [Int32], lossScale: Float, dx: Tensor?) -> (nllSum: Double, count: Int) {
+        let c = decoder.config, n = x.rows
+        var nllSum = 0.0, count = 0
+        for start in stride(from: 0, to: n, by: headChunk) {
+            let rows = start..<min(n, start + headChunk)
+            let xc = x.rows(rows), h = Tensor(shape: xc.shape), rstd = Tensor(shape: [rows.count])
+            RMSNorm.forward(x: xc, weight: decoder.weights.outputNorm, eps: c.normEpsilon, out: h, rstd: rstd)
+            let logits = Tensor(shape: [rows.count, c.vocabulary]), lse = Tensor(shape: [rows.count])
+            MatMul.nt(h, decoder.weights.output, into: logits)
+            let chunkTargets = Array(targets[rows])
+            let (sum, k) = CrossEntropy.forward(logits: logits, targets: chunkTargets, lse: lse)
+            nllSum += sum
+            count += k
+            guard let dx else { continue }
+            CrossEntropy.backward(logits: logits, targets: chunkTargets, lse: lse, scale: lossScale, dLogits: logits)
+            MatMul.nn(logits, decoder.weights.output, into: h)
+            RMSNorm.backward(dy: h, x: xc, weight: decoder.weights.outputNorm, rstd: rstd, dx: dx.rows(rows))
+        }
+        return (nllSum, count)
+    }
+}
