@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "EffiTokenizer", targets: ["EffiTokenizer"]),
         .library(name: "EffiModel", targets: ["EffiModel"]),
         .library(name: "EffiAdapters", targets: ["EffiAdapters"]),
+        .library(name: "EffiTrain", targets: ["EffiTrain"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -47,6 +48,9 @@ let package = Package(
         .target(name: "EffiModel", dependencies: ["EffiCore", "EffiFormats", "EffiTokenizer"], swiftSettings: vectorize),
         // Layer 5: adapters (LoRA, EffiLoRA, multi-B, baselines), parameters, serialization.
         .target(name: "EffiAdapters", dependencies: ["EffiCore", "EffiFormats", "EffiModel"], swiftSettings: vectorize),
+        // Layer 6: data, batching, optimiser, the training loop, checkpoints.
+        .target(name: "EffiTrain", dependencies: ["EffiCore", "EffiFormats", "EffiTokenizer", "EffiModel", "EffiAdapters"],
+                swiftSettings: vectorize),
         // Layer 7: the command-line tool.
         .executableTarget(
             name: "effilora",
@@ -56,6 +60,7 @@ let package = Package(
                 "EffiTokenizer",
                 "EffiModel",
                 "EffiAdapters",
+                "EffiTrain",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: vectorize

@@ -7,12 +7,16 @@ public final class Parameter {
     public let value: Tensor
     public let gradient: Tensor
     public var trainable: Bool
+    /// Frozen at a seeded random value (LoRA-FA's A, VeRA's A and B): rebuilt from the seed when
+    /// an adapter is loaded, so never stored in adapter files.
+    public let regenerable: Bool
 
     public init(name: String, shape: [Int], trainable: Bool) {
         self.name = name
         value = Tensor(shape: shape)
-        gradient = Tensor(shape: trainable ? shape : [0])
+        gradient = Tensor(shape: shape)
         self.trainable = trainable
+        regenerable = !trainable
     }
 }
 

@@ -8,6 +8,8 @@ import EffiFormats
 public final class Decoder {
     public let config: ModelConfig
     public let weights: ModelWeights
+    /// Adapters applied at the linear sites by inference (logits, generation, scoring).
+    public var adapter: DecoderAdapter?
     let rope: RoPE
     let attention: CausalAttention
 
@@ -67,29 +69,59 @@ public final class Decoder {
     }
 
     /// The decoder layers over x [batch · seqLen, width], in place; `attend(layer, q, k, v, out)`
-    /// is the attention (rotated q and k) that writes `out`.
+    /// is the attention (rotated q and k) that writes `out`. One set of buffers serves every layer.
     private func runLayers(_ x: Tensor, batch: Int, seqLen: Int, positionOffset: Int,
                            attend: (Int, Tensor, Tensor, Tensor, Tensor) -> Void) {
-        let c = config, n = batch * seqLen, d = c.modelWidth
-        let h = Tensor(shape: [n, d]), rstd = Tensor(shape: [n])
-        let q = Tensor(shape: [n, d]), k = Tensor(shape: [n, c.kvWidth]), v = Tensor(shape: [n, c.kvWidth])
-        let attended = Tensor(shape: [n, d])
-        let gate = Tensor(shape: [n, c.ffnWidth]), up = Tensor(shape: [n, c.ffnWidth]), act = Tensor(shape: [n, c.ffnWidth])
-        for (index, layer) in weights.layers.enumerated() {
-            RMSNorm.forward(x: x, weight: layer.attentionNorm, eps: c.normEpsilon, out: h, rstd: rstd)
-            project(h, layer.q, layer.qBias, into: q)
-            project(h, layer.k, layer.kBias, into: k)
-            project(h, layer.v, layer.vBias, into: v)
-            rope.forward(q, batch: batch, seqLen: seqLen, heads: c.heads, positionOffset: positionOffset)
-            rope.forward(k, batch: batch, seqLen: seqLen, heads: c.kvHeads, positionOffset: positionOffset)
-            attend(index, q, k, v, attended)
-            MatMul.nt(attended, layer.o, into: x, accumulate: true)
-            RMSNorm.forward(x: x, weight: layer.ffnNorm, eps: c.normEpsilon, out: h, rstd: rstd)
-            MatMul.nt(h, layer.gate, into: gate)
-            MatMul.nt(h, layer.up, into: up)
-            SwiGLU.forward(gate: gate, up: up, out: act)
-            MatMul.nt(act, layer.down, into: x, accumulate: true)
+        let state = LayerState(config, rows: batch * seqLen, keepsResidual: false)
+        for index in weights.layers.indices {
+            forwardLayer(index, x: x, state: state, batch: batch, seqLen: seqLen, positionOffset: positionOffset) { q, k, v, out in
+                attend(index, q, k, v, out)
+            }
         }
+    }
+
+    /// What one layer's forward writes besides x: inference reuses one for every layer, training
+    /// keeps one per layer for the backward (then also the residual between the two blocks).
+    final class LayerState {
+        let q, k, v, attended, gate, up, rstd1, rstd2: Tensor
+        /// The residual after the attention block (x'), kept for the backward.
+        let xMid: Tensor?
+        /// Scratch: the normed input of each block, and silu(gate) ∘ up.
+        let h, act: Tensor
+        init(_ c: ModelConfig, rows n: Int, keepsResidual: Bool, scratch: (h: Tensor, act: Tensor)? = nil) {
+            q = Tensor(shape: [n, c.modelWidth]); k = Tensor(shape: [n, c.kvWidth]); v = Tensor(shape: [n, c.kvWidth])
+            attended = Tensor(shape: [n, c.modelWidth])
+            gate = Tensor(shape: [n, c.ffnWidth]); up = Tensor(shape: [n, c.ffnWidth])
+            rstd1 = Tensor(shape: [n]); rstd2 = Tensor(shape: [n])
+            xMid = keepsResidual ? Tensor(shape: [n, c.modelWidth]) : nil
+            h = scratch?.h ?? Tensor(shape: [n, c.modelWidth]); act = scratch?.act ?? Tensor(shape: [n, c.ffnWidth])
+        }
+    }
+
+    /// One layer over x [rows, width], in place (h = rmsnorm, Δ = the adapter's contributions):
+    ///   q,k,v = W h(x) (+ b) + Δ;  rope(q, k);  a = attend(q, k, v);  x += Wo a + Δo
+    ///   g, u = W h(x) + Δ;  m = silu(g) ∘ u;  x += Wdown m + Δdown
+    func forwardLayer(_ l: Int, x: Tensor, state s: LayerState, batch: Int, seqLen: Int, positionOffset: Int,
+                      attend: (Tensor, Tensor, Tensor, Tensor) -> Void) {
+        let c = config, w = weights.layers[l]
+        RMSNorm.forward(x: x, weight: w.attentionNorm, eps: c.normEpsilon, out: s.h, rstd: s.rstd1)
+        project(s.h, w.q, w.qBias, into: s.q)
+        project(s.h, w.k, w.kBias, into: s.k)
+        project(s.h, w.v, w.vBias, into: s.v)
+        adapter?.forward(layer: l, input: .attention, x: s.h, outputs: [.q: s.q, .k: s.k, .v: s.v])
+        rope.forward(s.q, batch: batch, seqLen: seqLen, heads: c.heads, positionOffset: positionOffset)
+        rope.forward(s.k, batch: batch, seqLen: seqLen, heads: c.kvHeads, positionOffset: positionOffset)
+        attend(s.q, s.k, s.v, s.attended)
+        MatMul.nt(s.attended, w.o, into: x, accumulate: true)
+        adapter?.forward(layer: l, input: .attentionOutput, x: s.attended, outputs: [.o: x])
+        s.xMid?.copy(from: x)
+        RMSNorm.forward(x: x, weight: w.ffnNorm, eps: c.normEpsilon, out: s.h, rstd: s.rstd2)
+        MatMul.nt(s.h, w.gate, into: s.gate)
+        MatMul.nt(s.h, w.up, into: s.up)
+        adapter?.forward(layer: l, input: .ffn, x: s.h, outputs: [.gate: s.gate, .up: s.up])
+        SwiGLU.forward(gate: s.gate, up: s.up, out: s.act)
+        MatMul.nt(s.act, w.down, into: x, accumulate: true)
+        adapter?.forward(layer: l, input: .ffnHidden, x: s.act, outputs: [.down: x])
     }
 
     /// logits = Wout · rmsnorm(x), one row per row of x.

@@ -13,23 +13,13 @@ public final class TrainingPass {
     public let checkpointing: Bool
     /// Rows of the output head processed at once, so [rows, vocabulary] logits stay small.
     public var headChunk = 256
-
-    /// What one layer's backward needs from its forward (normed inputs and silu·up are recomputed).
-    final class LayerActivations {
-        let q, k, v, attended, lse, xMid, gate, up, rstd1, rstd2: Tensor
-        init(_ c: ModelConfig, batch: Int, seqLen: Int) {
-            let n = batch * seqLen
-            q = Tensor(shape: [n, c.modelWidth]); k = Tensor(shape: [n, c.kvWidth]); v = Tensor(shape: [n, c.kvWidth])
-            attended = Tensor(shape: [n, c.modelWidth]); lse = Tensor(shape: [batch, c.heads, seqLen])
-            xMid = Tensor(shape: [n, c.modelWidth])
-            gate = Tensor(shape: [n, c.ffnWidth]); up = Tensor(shape: [n, c.ffnWidth])
-            rstd1 = Tensor(shape: [n]); rstd2 = Tensor(shape: [n])
-        }
-    }
+    /// The first layer whose output held a NaN or infinity in the last forward (nil: none).
+    public private(set) var firstNonFiniteLayer: Int?
 
     private var shape: (batch: Int, seqLen: Int) = (0, 0)
     private var layerInputs: [Tensor] = []
-    private var saved: [LayerActivations] = []
+    /// Per layer (one shared set with checkpointing): the forward's outputs and the attention's lse.
+    private var saved: [(state: Decoder.LayerState, lse: Tensor)] = []
     private var scratch: Scratch?
 
     /// Buffers of one layer's backward, reused across layers and steps.
@@ -58,23 +48,21 @@ public final class TrainingPass {
         let s = scratch!
         let x = s.x
         x.copy(from: decoder.embed(batch.tokens))
+        firstNonFiniteLayer = nil
         for l in 0..<decoder.config.layers {
             layerInputs[l].copy(from: x)
-            layerForward(l, x: x, acts: checkpointing ? saved[0] : saved[l], batch: batch, adapter: adapter)
+            layerForward(l, x: x, saved: checkpointing ? saved[0] : saved[l], batch: batch, adapter: adapter)
+            if firstNonFiniteLayer == nil && !x.buffer.allSatisfy(\.isFinite) { firstNonFiniteLayer = l }
         }
         let lowest = adapter?.lowestLayerNeedingGradients
         let result = head(x: x, targets: batch.targets, lossScale: lossScale, dx: backward && lowest != nil ? s.dx : nil)
         guard backward, let lowest else { return result }
         for l in stride(from: decoder.config.layers - 1, through: lowest, by: -1) {
-            let acts: LayerActivations
             if checkpointing {
-                acts = saved[0]
-                s.h.copy(from: layerInputs[l])
-                layerForward(l, x: s.h, acts: acts, batch: batch, adapter: adapter)
-            } else {
-                acts = saved[l]
+                s.x.copy(from: layerInputs[l])
+                layerForward(l, x: s.x, saved: saved[0], batch: batch, adapter: adapter)
             }
-            layerBackward(l, dx: s.dx, acts: acts, batch: batch, adapter: adapter!)
+            layerBackward(l, dx: s.dx, saved: checkpointing ? saved[0] : saved[l], batch: batch, adapter: adapter!)
         }
         return result
     }
@@ -84,52 +72,41 @@ public final class TrainingPass {
         let c = decoder.config, n = batch * seqLen
         shape = (batch, seqLen)
         layerInputs = (0..<c.layers).map { _ in Tensor(shape: [n, c.modelWidth]) }
-        saved = (0..<(checkpointing ? 1 : c.layers)).map { _ in LayerActivations(c, batch: batch, seqLen: seqLen) }
-        scratch = Scratch(c, n: n)
+        let scratch = Scratch(c, n: n)
+        self.scratch = scratch
+        saved = (0..<(checkpointing ? 1 : c.layers)).map { _ in
+            (Decoder.LayerState(c, rows: n, keepsResidual: true, scratch: (scratch.dh, scratch.act)), Tensor(shape: [batch, c.heads, seqLen]))
+        }
     }
 
-    /// One layer's forward over x (in place), saving into `acts`. Uses scratch.h / act.
-    private func layerForward(_ l: Int, x: Tensor, acts a: LayerActivations, batch: TrainingBatch, adapter: DecoderAdapter?) {
-        let c = decoder.config, w = decoder.weights.layers[l], s = scratch!, h = s.dh
-        let (b, t) = (batch.batch, batch.seqLen)
-        RMSNorm.forward(x: x, weight: w.attentionNorm, eps: c.normEpsilon, out: h, rstd: a.rstd1)
-        decoder.project(h, w.q, w.qBias, into: a.q)
-        decoder.project(h, w.k, w.kBias, into: a.k)
-        decoder.project(h, w.v, w.vBias, into: a.v)
-        adapter?.forward(layer: l, input: .attention, x: h, outputs: [.q: a.q, .k: a.k, .v: a.v])
-        decoder.rope.forward(a.q, batch: b, seqLen: t, heads: c.heads)
-        decoder.rope.forward(a.k, batch: b, seqLen: t, heads: c.kvHeads)
-        decoder.attention.forward(q: a.q, k: a.k, v: a.v, batch: b, seqLen: t, keyMask: batch.keyMask, out: a.attended, lse: a.lse)
-        MatMul.nt(a.attended, w.o, into: x, accumulate: true)
-        adapter?.forward(layer: l, input: .attentionOutput, x: a.attended, outputs: [.o: x])
-        a.xMid.copy(from: x)
-        RMSNorm.forward(x: x, weight: w.ffnNorm, eps: c.normEpsilon, out: h, rstd: a.rstd2)
-        MatMul.nt(h, w.gate, into: a.gate)
-        MatMul.nt(h, w.up, into: a.up)
-        adapter?.forward(layer: l, input: .ffn, x: h, outputs: [.gate: a.gate, .up: a.up])
-        SwiGLU.forward(gate: a.gate, up: a.up, out: s.act)
-        MatMul.nt(s.act, w.down, into: x, accumulate: true)
-        adapter?.forward(layer: l, input: .ffnHidden, x: s.act, outputs: [.down: x])
+    /// One layer's forward over x (in place) with the decoder's own code, saving into `saved`.
+    private func layerForward(_ l: Int, x: Tensor, saved: (state: Decoder.LayerState, lse: Tensor), batch: TrainingBatch, adapter: DecoderAdapter?) {
+        let inferenceAdapter = decoder.adapter
+        decoder.adapter = adapter
+        defer { decoder.adapter = inferenceAdapter }
+        decoder.forwardLayer(l, x: x, state: saved.state, batch: batch.batch, seqLen: batch.seqLen, positionOffset: 0) { q, k, v, out in
+            decoder.attention.forward(q: q, k: k, v: v, batch: batch.batch, seqLen: batch.seqLen, keyMask: batch.keyMask, out: out, lse: saved.lse)
+        }
     }
 
     /// dx: ∂L/∂(layer output) in, ∂L/∂(layer input) out.
-    private func layerBackward(_ l: Int, dx: Tensor, acts a: LayerActivations, batch: TrainingBatch, adapter: DecoderAdapter) {
-        let c = decoder.config, w = decoder.weights.layers[l], s = scratch!
+    private func layerBackward(_ l: Int, dx: Tensor, saved: (state: Decoder.LayerState, lse: Tensor), batch: TrainingBatch, adapter: DecoderAdapter) {
+        let c = decoder.config, w = decoder.weights.layers[l], s = scratch!, a = saved.state, xMid = a.xMid!
         let (b, t) = (batch.batch, batch.seqLen)
         // FFN block: x'' = x' + Wdown m + Δdown(m),  m = silu(g) ∘ u
         SwiGLU.forward(gate: a.gate, up: a.up, out: s.act)
         MatMul.nn(dx, w.down, into: s.dAct)
         adapter.backward(layer: l, input: .ffnHidden, x: s.act, outputGradients: [.down: dx], dx: s.dAct)
         SwiGLU.backward(dOut: s.dAct, gate: a.gate, up: a.up, dGate: s.dGate, dUp: s.dUp)
-        RMSNorm.forward(x: a.xMid, weight: w.ffnNorm, eps: c.normEpsilon, out: s.h, rstd: a.rstd2)
+        RMSNorm.forward(x: xMid, weight: w.ffnNorm, eps: c.normEpsilon, out: s.h, rstd: a.rstd2)
         MatMul.nn(s.dGate, w.gate, into: s.dh)
         MatMul.nn(s.dUp, w.up, into: s.dh, accumulate: true)
         adapter.backward(layer: l, input: .ffn, x: s.h, outputGradients: [.gate: s.dGate, .up: s.dUp], dx: s.dh)
-        RMSNorm.backward(dy: s.dh, x: a.xMid, weight: w.ffnNorm, rstd: a.rstd2, dx: dx, accumulate: true)
+        RMSNorm.backward(dy: s.dh, x: xMid, weight: w.ffnNorm, rstd: a.rstd2, dx: dx, accumulate: true)
         // Attention block: x' = x + Wo a + Δo(a)
         MatMul.nn(dx, w.o, into: s.dAttended)
         adapter.backward(layer: l, input: .attentionOutput, x: a.attended, outputGradients: [.o: dx], dx: s.dAttended)
-        decoder.attention.backward(dOut: s.dAttended, q: a.q, k: a.k, v: a.v, out: a.attended, lse: a.lse,
+        decoder.attention.backward(dOut: s.dAttended, q: a.q, k: a.k, v: a.v, out: a.attended, lse: saved.lse,
                                    batch: b, seqLen: t, keyMask: batch.keyMask, dq: s.dq, dk: s.dk, dv: s.dv)
         decoder.rope.backward(s.dq, batch: b, seqLen: t, heads: c.heads)
         decoder.rope.backward(s.dk, batch: b, seqLen: t, heads: c.kvHeads)

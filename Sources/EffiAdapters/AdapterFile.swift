@@ -1,0 +1,73 @@
+import EffiFormats
+import EffiModel
+import Foundation
+
+/// The native adapter format: a folder with `adapter_config.json` (the method's options and the
+/// model's shape) and `adapters.safetensors` holding exactly the learned parameters — the shared
+/// A once, the B's, routers, VeRA vectors; seeded frozen matrices are rebuilt from the seed.
+public enum AdapterFile {
+    public static let configName = "adapter_config.json", weightsName = "adapters.safetensors"
+
+    struct Header: Codable {
+        var format = "effilora-adapter"
+        var version = 1
+        var adapter: AdapterConfig
+        var model: ModelShape
+        var parameters: [String: Int]
+    }
+
+    struct ModelShape: Codable, Equatable {
+        var architecture: String, layers: Int, modelWidth: Int, ffnWidth: Int, heads: Int, kvHeads: Int, vocabulary: Int
+        init(_ c: ModelConfig) {
+            architecture = c.architecture; layers = c.layers; modelWidth = c.modelWidth; ffnWidth = c.ffnWidth
+            heads = c.heads; kvHeads = c.kvHeads; vocabulary = c.vocabulary
+        }
+    }
+
+    /// Writes the folder (each file to a temporary name, then renamed into place).
+    public static func save(_ adapters: Adapters, to folder: String) throws {
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let stored = adapters.parameters.filter { !$0.regenerable }
+        var writer = SafetensorsWriter(metadata: ["format": "effilora-adapter"])
+        for p in stored { writer.add(p.name, p.value, as: .f32) }
+        try writer.write(to: (folder as NSString).appendingPathComponent(weightsName))
+        let header = Header(adapter: adapters.config, model: ModelShape(adapters.modelConfig),
+                            parameters: ["stored": stored.reduce(0) { $0 + $1.value.count },
+                                         "trainable": adapters.parameters.filter(\.trainable).reduce(0) { $0 + $1.value.count }])
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try writeAtomically(try encoder.encode(header), to: (folder as NSString).appendingPathComponent(configName))
+    }
+
+    /// Reads a folder written by `save` for a model of the same shape.
+    public static func load(from folder: String, model: ModelConfig) throws -> Adapters {
+        let configPath = (folder as NSString).appendingPathComponent(configName)
+        guard let data = FileManager.default.contents(atPath: configPath) else { throw FormatError(configPath, "cannot be read") }
+        let header: Header
+        do { header = try JSONDecoder().decode(Header.self, from: data) } catch {
+            throw FormatError(configPath, "is not an effilora adapter config: \(error)")
+        }
+        guard header.model == ModelShape(model) else {
+            throw FormatError(configPath, "was trained for a \(header.model) model, not this \(ModelShape(model)) one")
+        }
+        let adapters = try Adapters(config: header.adapter, model: model)
+        let weightsPath = (folder as NSString).appendingPathComponent(weightsName)
+        let file = try SafetensorsFile(path: weightsPath)
+        var unused = Set(file.names)
+        for p in adapters.parameters where !p.regenerable {
+            guard let info = file.info(p.name) else { throw FormatError(weightsPath, "tensor \(p.name) is missing") }
+            guard info.shape == p.value.shape else { throw FormatError(weightsPath, "tensor \(p.name) has shape \(info.shape), expected \(p.value.shape)") }
+            try file.readFloats(p.name, into: p.value.data, count: p.value.count)
+            unused.remove(p.name)
+        }
+        if let extra = unused.sorted().first { throw FormatError(weightsPath, "tensor \(extra) is not a parameter of this adapter") }
+        return adapters
+    }
+}
+
+/// Writes `data` to a temporary file beside `path` and renames it into place.
+public func writeAtomically(_ data: Data, to path: String) throws {
+    let temporary = path + ".partial-\(getpid())"
+    guard FileManager.default.createFile(atPath: temporary, contents: data) else { throw FormatError(temporary, "cannot be written") }
+    guard rename(temporary, path) == 0 else { throw FormatError(path, "cannot be replaced (errno \(errno))") }
+}

@@ -1,0 +1,72 @@
+import EffiAdapters
+import EffiCore
+import EffiFormats
+import Foundation
+
+/// A resumable training state in `<output>/checkpoints/step-NNNNNN/`: the adapter (native format),
+/// the optimiser's moments (`optimizer.safetensors`, `m.<name>` and `v.<name>`) and `state.json`
+/// (step, optimiser steps, the run's options). The folder is written under a temporary name and
+/// renamed, so a checkpoint is either complete or absent, even if the process is killed.
+public enum Checkpoint {
+    public struct State: Codable, Equatable {
+        public var step: Int
+        public var optimizerSteps: Int
+        public var options: TrainingOptions
+        public var adapter: AdapterConfig
+    }
+
+    public static func folder(output: String, step: Int) -> String {
+        (output as NSString).appendingPathComponent(String(format: "checkpoints/step-%06d", step))
+    }
+
+    public static func save(output: String, state: State, adapters: Adapters, optimizer: AdamW) throws {
+        let final = folder(output: output, step: state.step)
+        let partial = final + ".partial"
+        let fm = FileManager.default
+        try? fm.removeItem(atPath: partial)
+        try fm.createDirectory(atPath: partial, withIntermediateDirectories: true)
+        try AdapterFile.save(adapters, to: partial)
+        var writer = SafetensorsWriter(metadata: ["format": "effilora-adamw"])
+        for (name, moments) in optimizer.moments.sorted(by: { $0.key < $1.key }) {
+            writer.add("m." + name, moments.m)
+            writer.add("v." + name, moments.v)
+        }
+        try writer.write(to: (partial as NSString).appendingPathComponent("optimizer.safetensors"))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try writeAtomically(try encoder.encode(state), to: (partial as NSString).appendingPathComponent("state.json"))
+        try? fm.removeItem(atPath: final)
+        guard rename(partial, final) == 0 else { throw FormatError(final, "cannot be renamed into place (errno \(errno))") }
+    }
+
+    /// The newest complete checkpoint under `path` (an output folder), or `path` itself when it is one.
+    public static func latest(in path: String) throws -> String {
+        let fm = FileManager.default
+        if fm.fileExists(atPath: (path as NSString).appendingPathComponent("state.json")) { return path }
+        let dir = (path as NSString).appendingPathComponent("checkpoints")
+        let names = ((try? fm.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasPrefix("step-") && !$0.hasSuffix(".partial") }
+        guard let newest = names.sorted().last else { throw FormatError(path, "holds no checkpoint (checkpoints/step-NNNNNN with state.json)") }
+        return (dir as NSString).appendingPathComponent(newest)
+    }
+
+    /// Loads a checkpoint into adapters and optimizer built with the same configuration.
+    public static func load(_ checkpoint: String, into adapters: Adapters, optimizer: AdamW) throws -> State {
+        let statePath = (checkpoint as NSString).appendingPathComponent("state.json")
+        guard let data = FileManager.default.contents(atPath: statePath) else { throw FormatError(statePath, "cannot be read") }
+        let state: State
+        do { state = try JSONDecoder().decode(State.self, from: data) } catch { throw FormatError(statePath, "is not a checkpoint state: \(error)") }
+        let saved = try AdapterFile.load(from: checkpoint, model: adapters.modelConfig)
+        guard saved.config == adapters.config else { throw FormatError(checkpoint, "was written for other adapter options than this run's") }
+        for (p, q) in zip(adapters.parameters, saved.parameters) { p.value.copy(from: q.value) }
+        let file = try SafetensorsFile(path: (checkpoint as NSString).appendingPathComponent("optimizer.safetensors"))
+        var moments: [String: (m: Tensor, v: Tensor)] = [:]
+        for p in adapters.parameters where p.trainable && file.info("m." + p.name) != nil {
+            let m = Tensor(shape: p.value.shape), v = Tensor(shape: p.value.shape)
+            try file.readFloats("m." + p.name, into: m.data, count: m.count)
+            try file.readFloats("v." + p.name, into: v.data, count: v.count)
+            moments[p.name] = (m, v)
+        }
+        optimizer.restore(moments: moments, steps: state.optimizerSteps)
+        return state
+    }
+}

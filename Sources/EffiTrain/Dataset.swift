@@ -1,0 +1,106 @@
+import EffiFormats
+import EffiTokenizer
+import Foundation
+
+/// One tokenized example: the ids and how many leading ids are prompt (masked from the loss).
+public struct Example: Sendable, Equatable {
+    public var tokens: [Int32]
+    public var promptLength: Int
+}
+
+/// What loading a JSONL file found, for the run's report.
+public struct DatasetReport: Sendable, Codable, Equatable {
+    public var path: String
+    public var examples = 0
+    public var tokens = 0
+    /// Examples cut to max_seq_len (their tail is lost).
+    public var truncated = 0
+    /// Lines skipped with --skip-bad-lines, with their errors.
+    public var skipped: [String] = []
+}
+
+/// A JSONL data set in the formats mlx-lm reads: `{"text"}`, `{"prompt", "completion"}`, or
+/// `{"messages": [{"role", "content"}, …]}` (the chat template applied; every message but the
+/// last is prompt). BOS is prepended when the tokenizer adds one, EOS appended to each example.
+public struct Dataset: Sendable {
+    public let examples: [Example]
+    public let report: DatasetReport
+
+    public struct Options: Sendable {
+        public var maxSeqLen = 2048
+        /// Mask prompt tokens from the loss (mlx-lm's --mask-prompt is off by default; here it is on).
+        public var maskPrompt = true
+        public var skipBadLines = false
+        public init() {}
+    }
+
+    public init(path: String, tokenizer: Tokenizer, chatTemplate: ChatTemplate?, options: Options) throws {
+        guard let data = FileManager.default.contents(atPath: path) else { throw FormatError(path, "cannot be read") }
+        var report = DatasetReport(path: path)
+        var examples: [Example] = []
+        for (index, line) in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
+            let number = index + 1
+            if line.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\r") || $0 == UInt8(ascii: "\t") }) { continue }
+            do {
+                var example = try Self.example(Data(line), tokenizer: tokenizer, chatTemplate: chatTemplate, location: "\(path):\(number)")
+                if !options.maskPrompt { example.promptLength = 0 }
+                if example.tokens.count > options.maxSeqLen {
+                    example.tokens.removeLast(example.tokens.count - options.maxSeqLen)
+                    example.promptLength = min(example.promptLength, options.maxSeqLen)
+                    report.truncated += 1
+                }
+                guard example.tokens.count - max(example.promptLength, 1) > 0 else {
+                    throw FormatError("\(path):\(number)", "no completion tokens left to train on (prompt \(example.promptLength) of \(example.tokens.count) tokens after truncation to \(options.maxSeqLen))")
+                }
+                examples.append(example)
+                report.tokens += example.tokens.count
+            } catch let error as FormatError where options.skipBadLines {
+                report.skipped.append(error.description)
+            }
+        }
+        report.examples = examples.count
+        guard !examples.isEmpty else { throw FormatError(path, "has no usable examples") }
+        self.examples = examples
+        self.report = report
+    }
+
+    static func example(_ line: Data, tokenizer: Tokenizer, chatTemplate: ChatTemplate?, location: String) throws -> Example {
+        let object: [String: Any]
+        do {
+            guard let o = try JSONSerialization.jsonObject(with: line) as? [String: Any] else { throw FormatError(location, "is not a JSON object") }
+            object = o
+        } catch let error as FormatError { throw error } catch {
+            throw FormatError(location, "is not valid JSON")
+        }
+        let bos: [Int32] = tokenizer.addsBOS ? tokenizer.bosID.map { [$0] } ?? [] : []
+        guard let eos = tokenizer.eosID else { throw FormatError(location, "the tokenizer has no EOS token to end examples with") }
+        func string(_ key: String) throws -> String {
+            guard let s = object[key] as? String else { throw FormatError(location, "\"\(key)\" is \(JSONKind.describe(object[key])), expected a string") }
+            return s
+        }
+        if object["messages"] != nil {
+            guard let template = chatTemplate else { throw FormatError(location, "has messages but the model has no supported chat template") }
+            guard let raw = object["messages"] as? [[String: Any]], !raw.isEmpty else {
+                throw FormatError(location, "\"messages\" must be a non-empty list of {role, content}")
+            }
+            let messages = try raw.enumerated().map { i, m -> ChatMessage in
+                guard let role = m["role"] as? String, let content = m["content"] as? String else {
+                    throw FormatError(location, "messages[\(i)] lacks a string role or content")
+                }
+                return ChatMessage(role: role, content: content)
+            }
+            let prompt = bos + tokenizer.encode(template.render(Array(messages.dropLast()), addGenerationPrompt: false)
+                                               + ChatTemplate.start + messages.last!.role + "\n")
+            let reply = tokenizer.encode(messages.last!.content + ChatTemplate.end + "\n")
+            return Example(tokens: prompt + reply, promptLength: prompt.count)
+        }
+        if object["prompt"] != nil || object["completion"] != nil {
+            let prompt = bos + tokenizer.encode(try string("prompt"))
+            return Example(tokens: prompt + tokenizer.encode(try string("completion")) + [eos], promptLength: prompt.count)
+        }
+        if object["text"] != nil {
+            return Example(tokens: bos + tokenizer.encode(try string("text")) + [eos], promptLength: 0)
+        }
+        throw FormatError(location, "has none of \"text\", \"prompt\"/\"completion\", \"messages\" (keys: \(object.keys.sorted().joined(separator: ", ")))")
+    }
+}

@@ -1,0 +1,175 @@
+import EffiAdapters
+import EffiCore
+import EffiFormats
+import EffiModel
+import Foundation
+
+/// What one optimiser step did.
+public struct StepMetrics: Codable, Sendable {
+    public var step: Int
+    public var loss: Double
+    public var learningRate: Float
+    public var gradientNorm: Double
+    /// Tokens in the step's batches (padding excluded) and the loss targets among them.
+    public var tokens: Int
+    public var targets: Int
+    public var seconds: Double
+    public var validationLoss: Double?
+}
+
+/// A run stopped by a non-finite value, naming the step and where it appeared.
+public struct TrainingError: Error, CustomStringConvertible {
+    public let description: String
+}
+
+/// The training loop: micro-batches of `batchSize`, `gradientAccumulation` of them per step,
+/// loss averaged over all their targets, global-norm clipping, AdamW with a warmup schedule,
+/// validation and checkpoints every N steps, metrics as JSON lines in the output folder.
+public final class Trainer {
+    public let decoder: Decoder
+    public let adapters: Adapters
+    public let options: TrainingOptions
+    public let train: Batcher
+    public let validation: Batcher?
+    public let output: String
+    public let optimizer: AdamW
+    public private(set) var step = 0
+    let pass: TrainingPass
+    let schedule: LearningRateSchedule
+
+    public init(decoder: Decoder, adapters: Adapters, options: TrainingOptions, train: [Example], validation: [Example]?, output: String) {
+        self.decoder = decoder
+        self.adapters = adapters
+        self.options = options
+        self.train = Batcher(examples: train, batchSize: options.batchSize, seed: options.seed)
+        self.validation = validation.map { Batcher(examples: $0, batchSize: options.batchSize, seed: options.seed) }
+        self.output = output
+        optimizer = AdamW(options: options.adam)
+        pass = TrainingPass(decoder: decoder, checkpointing: options.gradientCheckpointing)
+        schedule = LearningRateSchedule(kind: options.schedule, peak: options.learningRate, warmup: options.warmup, total: options.iterations)
+    }
+
+    /// Continues from a checkpoint of a run with the same options; metrics lines after it are dropped.
+    public func resume(from path: String) throws {
+        let checkpoint = try Checkpoint.latest(in: path)
+        let state = try Checkpoint.load(checkpoint, into: adapters, optimizer: optimizer)
+        guard state.options == options else {
+            throw FormatError(checkpoint, "was written by a run with other training options; resume with the same ones")
+        }
+        step = state.step
+        try MetricsLog(output: output).truncate(afterStep: step)
+    }
+
+    /// Runs to `options.iterations`, calling `progress` after every step.
+    public func run(progress: (StepMetrics) -> Void = { _ in }) throws {
+        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        let log = try MetricsLog(output: output)
+        while step < options.iterations {
+            var metrics = try trainStep()
+            if let validation, options.validateEvery > 0, step % options.validateEvery == 0 || step == options.iterations {
+                metrics.validationLoss = evaluate(validation)
+            }
+            try log.append(metrics)
+            if options.saveEvery > 0 && step % options.saveEvery == 0 || step == options.iterations { try saveCheckpoint() }
+            progress(metrics)
+        }
+        try AdapterFile.save(adapters, to: (output as NSString).appendingPathComponent("adapter"))
+    }
+
+    public func saveCheckpoint() throws {
+        try Checkpoint.save(output: output, state: .init(step: step, optimizerSteps: optimizer.steps, options: options, adapter: adapters.config),
+                            adapters: adapters, optimizer: optimizer)
+    }
+
+    /// One optimiser step over `gradientAccumulation` micro-batches.
+    func trainStep() throws -> StepMetrics {
+        let start = monotonicSeconds()
+        let accumulation = options.gradientAccumulation
+        let batches = (0..<accumulation).map { train.batch(at: step * accumulation + $0) }
+        let targets = batches.reduce(0) { $0 + $1.targetCount }
+        for p in adapters.parameters where p.trainable { p.gradient.zero() }
+        adapters.training = true
+        adapters.step = step
+        adapters.balanceScale = 1 / Float(accumulation)
+        adapters.resetAuxiliaryLoss()
+        var nll = 0.0, auxiliary = 0.0
+        for batch in batches {
+            nll += pass.run(batch, adapter: adapters, lossScale: 1 / Float(max(targets, 1))).nllSum
+            if let layer = pass.firstNonFiniteLayer {
+                throw TrainingError(description: "step \(step + 1): a NaN or infinity appeared in the output of layer \(layer)")
+            }
+            auxiliary += adapters.auxiliaryLoss
+            adapters.resetAuxiliaryLoss()
+        }
+        let loss = nll / Double(max(targets, 1)) + auxiliary
+        guard loss.isFinite else { throw TrainingError(description: "step \(step + 1): the loss is \(loss)") }
+        var squares = 0.0
+        for p in adapters.parameters where p.trainable {
+            var s = 0.0
+            for i in 0..<p.gradient.count { s += Double(p.gradient[i]) * Double(p.gradient[i]) }
+            guard s.isFinite else {
+                throw TrainingError(description: "step \(step + 1): the gradient of \(p.name) holds a NaN or infinity")
+            }
+            squares += s
+        }
+        let norm = squares.squareRoot()
+        if options.clipNorm > 0 && norm > Double(options.clipNorm) {
+            let factor = Float(Double(options.clipNorm) / norm)
+            for p in adapters.parameters where p.trainable { for i in 0..<p.gradient.count { p.gradient[i] *= factor } }
+        }
+        let lr = schedule.rate(at: step + 1)
+        optimizer.step(adapters.parameters, learningRate: lr)
+        step += 1
+        let tokens = batches.reduce(0) { $0 + ($1.keyMask?.filter { $0 }.count ?? $1.tokens.count) }
+        return StepMetrics(step: step, loss: loss, learningRate: lr, gradientNorm: norm, tokens: tokens, targets: targets,
+                           seconds: monotonicSeconds() - start, validationLoss: nil)
+    }
+
+    /// Mean next-token NLL over the validation batches (all, or the first `validationBatches`).
+    public func evaluate(_ data: Batcher) -> Double {
+        adapters.training = false
+        defer { adapters.training = true }
+        let all = data.batches(epoch: 0)
+        let count = options.validationBatches > 0 ? min(options.validationBatches, all.count) : all.count
+        var nll = 0.0, targets = 0
+        for indices in all.prefix(count) {
+            let (sum, n) = pass.run(data.makeBatch(indices), adapter: adapters, lossScale: 0, backward: false)
+            nll += sum
+            targets += n
+        }
+        return nll / Double(max(targets, 1))
+    }
+}
+
+/// `metrics.jsonl`: one JSON object per step (and its validation loss when it has one).
+struct MetricsLog {
+    let path: String
+
+    init(output: String) throws {
+        path = (output as NSString).appendingPathComponent("metrics.jsonl")
+        if !FileManager.default.fileExists(atPath: path) {
+            try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+            FileManager.default.createFile(atPath: path, contents: nil)
+        }
+    }
+
+    func append(_ metrics: StepMetrics) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        var line = try encoder.encode(metrics)
+        line.append(UInt8(ascii: "\n"))
+        guard let handle = FileHandle(forWritingAtPath: path) else { throw FormatError(path, "cannot be opened for writing") }
+        defer { try? handle.close() }
+        try handle.seekToEnd()
+        try handle.write(contentsOf: line)
+    }
+
+    /// Drops the lines of steps after `step` (written by an interrupted run after its last checkpoint).
+    func truncate(afterStep step: Int) throws {
+        guard let data = FileManager.default.contents(atPath: path) else { return }
+        let kept = data.split(separator: UInt8(ascii: "\n")).filter { line in
+            ((try? JSONDecoder().decode(StepMetrics.self, from: Data(line)))?.step ?? Int.max) <= step
+        }
+        try writeAtomically(Data(kept.map { Data($0) + Data([UInt8(ascii: "\n")]) }.joined()), to: path)
+    }
+}
