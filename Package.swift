@@ -24,6 +24,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         // Layer 1: OpenBLAS on Linux (Accelerate is used directly on macOS).
@@ -62,6 +63,7 @@ let package = Package(
                 "EffiAdapters",
                 "EffiTrain",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: vectorize
         ),
@@ -74,6 +76,8 @@ let package = Package(
                     swiftSettings: vectorize),
         .testTarget(name: "EffiAdaptersTests", dependencies: ["EffiAdapters", "EffiModel", "EffiFormats", "EffiTestSupport"],
                     resources: [.copy("Fixtures")], swiftSettings: vectorize),
+        .testTarget(name: "EffiTrainTests", dependencies: ["EffiTrain", "EffiAdapters", "EffiModel", "EffiTokenizer", "EffiFormats"],
+                    swiftSettings: vectorize),
         .testTarget(name: "EffiModelTests", dependencies: ["EffiModel", "EffiFormats", "EffiTestSupport"], resources: [.copy("Fixtures")],
                     swiftSettings: vectorize),
     ]

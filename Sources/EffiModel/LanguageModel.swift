@@ -31,6 +31,11 @@ public struct LanguageModel {
         try isFolder(path) ? try Decoder(huggingFace: path) : try Decoder(gguf: path)
     }
 
+    /// Only the configuration (no weights are read).
+    public static func decoderConfig(_ path: String) throws -> ModelConfig {
+        try isFolder(path) ? try ModelConfig(huggingFace: HuggingFaceFolder(path: path)) : try ModelConfig(gguf: GGUFFile(path: path))
+    }
+
     /// Only the tokenizer: from a GGUF file's metadata, a folder's `tokenizer.json`, or a `tokenizer.json` itself.
     public static func tokenizer(_ path: String) throws -> Tokenizer {
         if try isFolder(path) { return try Tokenizer(tokenizerJSON: (path as NSString).appendingPathComponent("tokenizer.json")) }

@@ -58,9 +58,10 @@ public struct LearningRateSchedule: Codable, Sendable, Equatable {
         self.kind = kind; self.peak = peak; self.warmup = warmup; self.total = total
     }
 
-    /// `step` counts from 1.
+    /// The rate of step `step` (counting from 0): warmup reaches the peak at its last step, the
+    /// decay starts at the peak and ends just above 0 at step total − 1.
     public func rate(at step: Int) -> Float {
-        if step <= warmup { return peak * Float(step) / Float(max(warmup, 1)) }
+        if step < warmup { return peak * Float(step + 1) / Float(warmup) }
         let progress = Float(step - warmup) / Float(max(total - warmup, 1))
         switch kind {
         case .constant: return peak

@@ -60,11 +60,12 @@ public final class Trainer {
         try MetricsLog(output: output).truncate(afterStep: step)
     }
 
-    /// Runs to `options.iterations`, calling `progress` after every step.
-    public func run(progress: (StepMetrics) -> Void = { _ in }) throws {
+    /// Runs to `options.iterations` (or only to `stopAfter`), calling `progress` after every step;
+    /// the final adapter is written when the last iteration is done.
+    public func run(stopAfter: Int? = nil, progress: (StepMetrics) -> Void = { _ in }) throws {
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         let log = try MetricsLog(output: output)
-        while step < options.iterations {
+        while step < min(stopAfter ?? options.iterations, options.iterations) {
             var metrics = try trainStep()
             if let validation, options.validateEvery > 0, step % options.validateEvery == 0 || step == options.iterations {
                 metrics.validationLoss = evaluate(validation)
@@ -73,7 +74,7 @@ public final class Trainer {
             if options.saveEvery > 0 && step % options.saveEvery == 0 || step == options.iterations { try saveCheckpoint() }
             progress(metrics)
         }
-        try AdapterFile.save(adapters, to: (output as NSString).appendingPathComponent("adapter"))
+        if step == options.iterations { try AdapterFile.save(adapters, to: (output as NSString).appendingPathComponent("adapter")) }
     }
 
     public func saveCheckpoint() throws {
@@ -117,7 +118,7 @@ public final class Trainer {
             let factor = Float(Double(options.clipNorm) / norm)
             for p in adapters.parameters where p.trainable { for i in 0..<p.gradient.count { p.gradient[i] *= factor } }
         }
-        let lr = schedule.rate(at: step + 1)
+        let lr = schedule.rate(at: step)
         optimizer.step(adapters.parameters, learningRate: lr)
         step += 1
         let tokens = batches.reduce(0) { $0 + ($1.keyMask?.filter { $0 }.count ?? $1.tokens.count) }

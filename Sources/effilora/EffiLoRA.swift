@@ -5,13 +5,17 @@ import EffiCore
 struct EffiLoRA: ParsableCommand {
     static func main() {
         BLASCore.reexecIfNeeded()
-        main(nil)
+        var arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments.first == "train" {
+            do { arguments = ["train"] + (try ConfigFile.expand(Array(arguments.dropFirst()))) } catch { exit(withError: error) }
+        }
+        main(arguments)
     }
 
     static let configuration = CommandConfiguration(
         commandName: "effilora",
         abstract: "Fine-tune language models on the CPU with EffiLoRA, LoRA and their variants.",
-        subcommands: [Info.self, Tokenize.self, Generate.self, Score.self, Bench.self, SystemInfo.self]
+        subcommands: [Info.self, Tokenize.self, Generate.self, Score.self, Train.self, Params.self, Bench.self, SystemInfo.self]
     )
 }
 

@@ -28,6 +28,9 @@ struct Generate: ParsableCommand {
     @Option(help: "Random seed for sampling (default: a random one, printed with --verbose).")
     var seed: UInt64?
 
+    @Option(help: "An adapter folder written by train (adapter_config.json + adapters.safetensors).")
+    var adapter: String?
+
     @Flag(help: "Wrap the prompt in the model's chat template as a user message.")
     var chat = false
 
@@ -45,7 +48,7 @@ struct Generate: ParsableCommand {
     }
 
     func run() throws {
-        let lm = try LanguageModel.load(model)
+        let lm = try loadModel(model, adapter: adapter)
         var text = prompt
         if chat {
             var messages = [ChatMessage(role: "user", content: prompt)]

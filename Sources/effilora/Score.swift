@@ -9,6 +9,9 @@ struct Score: ParsableCommand {
     @Option(help: "A GGUF file or a Hugging Face folder.")
     var model: String
 
+    @Option(help: "An adapter folder written by train (adapter_config.json + adapters.safetensors).")
+    var adapter: String?
+
     @Option(help: "The text to score.")
     var text: String
 
@@ -31,7 +34,7 @@ struct Score: ParsableCommand {
     }
 
     func run() throws {
-        let lm = try LanguageModel.load(model)
+        let lm = try loadModel(model, adapter: adapter)
         let ids = lm.tokenizer.encode(text)
         guard ids.count >= 2 else { throw ValidationError("the text has \(ids.count) token(s); scoring needs at least 2") }
         guard ids.count <= lm.decoder.config.contextLength else {

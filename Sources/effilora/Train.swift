@@ -1,0 +1,141 @@
+import ArgumentParser
+import EffiAdapters
+import EffiCore
+import EffiModel
+import EffiTrain
+import Foundation
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Fine-tune a model with EffiLoRA, LoRA or a baseline on a JSONL data folder.",
+        discussion: """
+        The data folder holds train.jsonl and valid.jsonl (test.jsonl is not used here), one example a line: \
+        {"text"}, {"prompt", "completion"} or {"messages": [{"role", "content"}, …]}. Prompt tokens are masked \
+        from the loss unless --no-mask-prompt (mlx-lm's default is the opposite). The output folder gets \
+        metrics.jsonl, checkpoints/step-N/ and the final adapter/. -c FILE reads options from YAML (keys are the \
+        long option names with underscores); options on the command line win.
+        """)
+
+    @Option(help: "A GGUF file or a Hugging Face folder.") var model: String
+    @Option(help: "A folder with train.jsonl and valid.jsonl.") var data: String
+    @Option(help: "Output folder.") var output = "out/train"
+    @Option(name: [.customShort("c"), .long], help: "YAML file of options (see above).") var config: String?
+
+    // Adapter
+    @Option(help: "lora | effilora | lora-fa | vera | hydralora.") var method = AdapterConfig.Method.effilora
+    @Option(help: "Adapter rank r.") var rank = 8
+    @Option(help: "LoRA alpha; the scale is alpha / r.") var alpha: Float = 16
+    @Flag(inversion: .prefixedNo, help: "rsLoRA scale alpha / √r.") var rslora = false
+    @Option(help: "Dropout on the adapters' input.") var dropout: Float = 0
+    @Option(parsing: .upToNextOption, help: "Sites: q k v o gate up down, their _proj names, or all.") var targets = ["all"]
+    @Option(help: "Layers: all, last N, a-b, or a comma list.") var layers = "all"
+    @Option(help: "Adapt only the last N layers (mlx-lm's --num-layers); overrides --layers.") var numLayers: Int?
+    @Option(help: "A's initialisation: kaiming | gaussian | orthogonal.") var initialisation = AdapterConfig.Initialisation.kaiming
+    @Option(help: "EffiLoRA's A sharing: input | type | none.") var share = AdapterConfig.Share.input
+    @Option(help: "B experts per site (effilora, hydralora).") var experts = 1
+    @Option(help: "Router: soft | topk.") var router = AdapterConfig.RouterKind.soft
+    @Option(help: "Experts kept per token by the topk router.") var topK = 1
+    @Option(help: "Load-balancing loss coefficient.") var balance: Float = 0
+
+    // Training
+    @Option(help: "Optimiser steps.") var iters = 1000
+    @Option(help: "Examples per micro-batch.") var batchSize = 4
+    @Option(help: "Micro-batches per optimiser step.") var gradAccumulation = 1
+    @Option(help: "Peak learning rate.") var learningRate: Float = 2e-4
+    @Option(help: "constant | linear | cosine (after warmup).") var schedule = LearningRateSchedule.Kind.cosine
+    @Option(help: "Linear warmup steps.") var warmup = 0
+    @Option(help: "AdamW β1.") var beta1: Float = 0.9
+    @Option(help: "AdamW β2.") var beta2: Float = 0.999
+    @Option(help: "AdamW ε.") var epsilon: Float = 1e-8
+    @Option(help: "AdamW decoupled weight decay.") var weightDecay: Float = 0
+    @Option(help: "Clip the global gradient norm to this (0: off).") var clipNorm: Float = 1
+    @Option(help: "Validation loss every N steps (0: only at the end).") var stepsPerEval = 100
+    @Option(help: "Validation batches per evaluation (0: all).") var valBatches = 0
+    @Option(help: "Checkpoint every N steps (and at the end).") var saveEvery = 100
+    @Option(help: "Progress line every N steps when not on a terminal.") var stepsPerReport = 10
+    @Option(help: "Seed for initialisation, shuffling and dropout.") var seed: UInt64 = 0
+    @Option(help: "Examples longer than this are truncated (counted and reported).") var maxSeqLength = 2048
+    @Flag(inversion: .prefixedNo, help: "Mask prompt tokens from the loss.") var maskPrompt = true
+    @Flag(inversion: .prefixedNo, help: "Skip (and count) malformed lines instead of stopping.") var skipBadLines = false
+    @Flag(inversion: .prefixedNo, help: "Recompute each layer's forward in the backward (less memory).") var gradCheckpoint = false
+    @Option(help: "Continue the run in this output folder (or checkpoint folder) from its newest checkpoint.") var resume: String?
+
+    static func main(arguments: [String]) throws {}
+
+    func adapterConfig(layersOf m: ModelConfig) throws -> AdapterConfig {
+        var c = AdapterConfig()
+        c.method = method; c.rank = rank; c.alpha = alpha; c.rslora = rslora; c.dropout = dropout
+        c.targets = try AdapterConfig.parseTargets(targets)
+        c.layers = try numLayers.map { try AdapterConfig.parseLayers("last \($0)", count: m.layers) } ?? AdapterConfig.parseLayers(layers, count: m.layers)
+        c.initialisation = initialisation; c.seed = seed; c.share = share; c.experts = experts
+        c.router = router; c.topK = topK; c.balance = balance
+        try c.validate(for: m)
+        return c
+    }
+
+    var trainingOptions: TrainingOptions {
+        var o = TrainingOptions()
+        o.iterations = iters; o.batchSize = batchSize; o.gradientAccumulation = gradAccumulation
+        o.learningRate = learningRate; o.schedule = schedule; o.warmup = warmup
+        o.adam.beta1 = beta1; o.adam.beta2 = beta2; o.adam.epsilon = epsilon; o.adam.weightDecay = weightDecay
+        o.clipNorm = clipNorm; o.validateEvery = stepsPerEval; o.validationBatches = valBatches; o.saveEvery = saveEvery
+        o.seed = seed; o.maxSeqLen = maxSeqLength; o.maskPrompt = maskPrompt; o.gradientCheckpointing = gradCheckpoint
+        return o
+    }
+
+    func validate() throws {
+        guard iters > 0, batchSize > 0, gradAccumulation > 0, maxSeqLength > 1 else {
+            throw ValidationError("--iters, --batch-size, --grad-accumulation must be positive and --max-seq-length > 1")
+        }
+    }
+
+    func run() throws {
+        let lm = try LanguageModel.load(model)
+        let adapters = try Adapters(config: try adapterConfig(layersOf: lm.decoder.config), model: lm.decoder.config)
+        var dataOptions = Dataset.Options()
+        dataOptions.maxSeqLen = maxSeqLength
+        dataOptions.maskPrompt = maskPrompt
+        dataOptions.skipBadLines = skipBadLines
+        let template = try? lm.chatTemplate()
+        let train = try Dataset(path: (data as NSString).appendingPathComponent("train.jsonl"), tokenizer: lm.tokenizer, chatTemplate: template, options: dataOptions)
+        let validPath = (data as NSString).appendingPathComponent("valid.jsonl")
+        let valid = FileManager.default.fileExists(atPath: validPath)
+            ? try Dataset(path: validPath, tokenizer: lm.tokenizer, chatTemplate: template, options: dataOptions) : nil
+        let report = ParameterReport(adapters: adapters, base: lm.decoder.config)
+        print(report.text)
+        for d in [train.report] + (valid.map { [$0.report] } ?? []) {
+            print("data: \(d.path): \(d.examples) examples, \(d.tokens) tokens, \(d.truncated) truncated to \(maxSeqLength)"
+                  + (d.skipped.isEmpty ? "" : ", \(d.skipped.count) bad lines skipped (first: \(d.skipped[0]))"))
+        }
+        let trainer = Trainer(decoder: lm.decoder, adapters: adapters, options: trainingOptions, train: train.examples,
+                              validation: valid?.examples, output: resume ?? output)
+        if let resume {
+            try trainer.resume(from: resume)
+            print("resumed from step \(trainer.step) in \(resume)")
+        }
+        try writeRunDescription(trainer: trainer, report: report, datasets: [train.report] + (valid.map { [$0.report] } ?? []))
+        var progress = ProgressDisplay(total: iters, every: stepsPerReport, start: trainer.step)
+        try trainer.run { progress.update($0) }
+        progress.finish()
+        print("adapter: \((trainer.output as NSString).appendingPathComponent("adapter"))")
+    }
+
+    private func writeRunDescription(trainer: Trainer, report: ParameterReport, datasets: [DatasetReport]) throws {
+        struct Run: Encodable {
+            let model: String, data: String, adapter: AdapterConfig, training: TrainingOptions
+            let parameters: ParameterReport, datasets: [DatasetReport]
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try FileManager.default.createDirectory(atPath: trainer.output, withIntermediateDirectories: true)
+        try writeAtomically(try encoder.encode(Run(model: model, data: data, adapter: trainer.adapters.config, training: trainer.options,
+                                                   parameters: report, datasets: datasets)),
+                            to: (trainer.output as NSString).appendingPathComponent("run.json"))
+    }
+}
+
+extension AdapterConfig.Method: ExpressibleByArgument {}
+extension AdapterConfig.Initialisation: ExpressibleByArgument {}
+extension AdapterConfig.Share: ExpressibleByArgument {}
+extension AdapterConfig.RouterKind: ExpressibleByArgument {}
+extension LearningRateSchedule.Kind: ExpressibleByArgument {}

@@ -1,0 +1,103 @@
+import XCTest
+import Foundation
+import EffiCore
+import EffiFormats
+import EffiTokenizer
+@testable import EffiTrain
+
+final class DataTests: XCTestCase {
+    nonisolated(unsafe) static var tokenizer: Tokenizer?
+
+    func smolLM2() throws -> Tokenizer {
+        if let t = Self.tokenizer { return t }
+        let path = PinnedFiles.smolLM2
+        guard FileManager.default.fileExists(atPath: path) else { throw XCTSkip("\(path) is missing: run scripts/setup.sh") }
+        let t = try Tokenizer(gguf: GGUFFile(path: path))
+        Self.tokenizer = t
+        return t
+    }
+
+    func write(_ lines: [String]) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("effilora-data-\(UUID().uuidString).jsonl").path
+        try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: path) }
+        return path
+    }
+
+    func testFormatsAndPromptMasking() throws {
+        let t = try smolLM2()
+        let template = try ChatTemplate(source: t.chatTemplateSource, origin: "SmolLM2")
+        let path = try write([
+            #"{"text": "Hello world"}"#,
+            #"{"prompt": "Question: 2+2?\nAnswer:", "completion": " 4"}"#,
+            "",
+            #"{"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]}"#,
+        ])
+        let data = try Dataset(path: path, tokenizer: t, chatTemplate: template, options: .init())
+        XCTAssertEqual(data.examples.count, 3)
+        let eos = t.eosID!
+        XCTAssertEqual(data.examples[0].tokens, t.encode("Hello world") + [eos])
+        XCTAssertEqual(data.examples[0].promptLength, 0)
+        XCTAssertEqual(data.examples[1].tokens, t.encode("Question: 2+2?\nAnswer:") + t.encode(" 4") + [eos])
+        XCTAssertEqual(data.examples[1].promptLength, t.encode("Question: 2+2?\nAnswer:").count)
+        let chat = data.examples[2]
+        let prompt = template.render([ChatMessage(role: "user", content: "Hi")])
+        XCTAssertEqual(chat.tokens, t.encode(prompt) + t.encode("Hello!<|im_end|>\n"))
+        XCTAssertEqual(chat.promptLength, t.encode(prompt).count)
+
+        var unmasked = Dataset.Options()
+        unmasked.maskPrompt = false
+        XCTAssertEqual(try Dataset(path: path, tokenizer: t, chatTemplate: template, options: unmasked).examples[1].promptLength, 0)
+    }
+
+    func testBadLinesNameFileAndLineOrAreCounted() throws {
+        let t = try smolLM2()
+        let path = try write([#"{"text": "fine"}"#, #"{"text": 3}"#, "not json", #"{"question": "?"}"#])
+        XCTAssertThrowsError(try Dataset(path: path, tokenizer: t, chatTemplate: nil, options: .init())) {
+            XCTAssertEqual("\($0)", "\(path):2: \"text\" is a number (3), expected a string")
+        }
+        var skipping = Dataset.Options()
+        skipping.skipBadLines = true
+        let data = try Dataset(path: path, tokenizer: t, chatTemplate: nil, options: skipping)
+        XCTAssertEqual(data.examples.count, 1)
+        XCTAssertEqual(data.report.skipped.count, 3)
+        XCTAssertTrue(data.report.skipped[1].hasPrefix("\(path):3: is not valid JSON"), data.report.skipped[1])
+        XCTAssertTrue(data.report.skipped[2].contains("has none of"), data.report.skipped[2])
+    }
+
+    func testTruncationIsCounted() throws {
+        let t = try smolLM2()
+        let path = try write([#"{"text": "one two three four five six seven eight nine ten"}"#, #"{"text": "short"}"#])
+        var options = Dataset.Options()
+        options.maxSeqLen = 5
+        let data = try Dataset(path: path, tokenizer: t, chatTemplate: nil, options: options)
+        XCTAssertEqual(data.report.truncated, 1)
+        XCTAssertEqual(data.examples[0].tokens.count, 5)
+        XCTAssertEqual(data.examples[0].tokens, Array(t.encode("one two three four five six seven eight nine ten").prefix(5)))
+    }
+
+    /// Targets are the next tokens of completion positions; prompt and padding are ignored and
+    /// padding is hidden from attention.
+    func testBatchTargetsAndPadding() {
+        let examples = [Example(tokens: [10, 11, 12, 13, 14], promptLength: 2), Example(tokens: [20, 21, 22], promptLength: 0)]
+        let batcher = Batcher(examples: examples, batchSize: 2, seed: 0)
+        let b = batcher.makeBatch([0, 1])
+        let ignore = CrossEntropy.ignoreIndex
+        XCTAssertEqual(b.seqLen, 5)
+        XCTAssertEqual(b.tokens, [10, 11, 12, 13, 14, 20, 21, 22, 0, 0])
+        XCTAssertEqual(b.targets, [ignore, 12, 13, 14, ignore, 21, 22, ignore, ignore, ignore])
+        XCTAssertEqual(b.keyMask, [true, true, true, true, true, true, true, true, false, false])
+        XCTAssertEqual(b.targetCount, 5)
+    }
+
+    func testBatchesCoverEveryExampleOncePerEpochAndDependOnlyOnSeedAndEpoch() {
+        let examples = (0..<37).map { Example(tokens: Array(repeating: 1, count: 2 + $0 % 7), promptLength: 0) }
+        let a = Batcher(examples: examples, batchSize: 4, seed: 1), b = Batcher(examples: examples, batchSize: 4, seed: 1)
+        for epoch in 0..<3 {
+            XCTAssertEqual(a.batches(epoch: epoch).flatMap { $0 }.sorted(), Array(0..<37))
+            XCTAssertEqual(a.batches(epoch: epoch), b.batches(epoch: epoch))
+        }
+        XCTAssertNotEqual(a.batches(epoch: 0), a.batches(epoch: 1))
+        XCTAssertNotEqual(a.batches(epoch: 0), Batcher(examples: examples, batchSize: 4, seed: 2).batches(epoch: 0))
+    }
+}
