@@ -22,6 +22,6 @@ struct EffiLoRA: ParsableCommand {
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure the machine: products, kernels (JSON for the results table).",
-        subcommands: [BenchKernels.self, BenchForward.self, BenchGenerate.self]
+        subcommands: [BenchKernels.self, BenchForward.self, BenchGenerate.self, BenchTrain.self]
     )
 }

@@ -74,11 +74,4 @@ struct BenchForward: ParsableCommand {
                          limit, report.peakResidentMiB, loadSeconds))
         }
     }
-
-    /// GFLOP/s of x Wᵀ at [m, k] × [n, k], median of repeated calls.
-    private func sgemmLimit(m: Int, n: Int, k: Int) -> Double {
-        let a = Tensor(shape: [m, k]), b = Tensor(shape: [n, k]), out = Tensor(shape: [m, n])
-        let s = medianSeconds { MatMul.nt(a, b, into: out) }
-        return 2 * Double(m * n * k) / s / 1e9
-    }
 }

@@ -1,0 +1,118 @@
+import ArgumentParser
+import EffiAdapters
+import EffiCore
+import EffiModel
+import EffiTrain
+import Foundation
+
+struct BenchTrain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Training-step throughput: tokens/s, s/step, peak memory, trainable parameters, time in adapter products.")
+
+    @Option(help: "A GGUF file or a Hugging Face folder.") var model: String
+    @Option(help: "lora | effilora | lora-fa | vera | hydralora.") var method = AdapterConfig.Method.lora
+    @Option(help: "Tokens per sequence.") var seqLen = 256
+    @Option(help: "Sequences per step.") var batch = 4
+    @Option(help: "Adapter rank.") var rank = 8
+    @Option(help: "LoRA alpha.") var alpha: Float = 16
+    @Option(parsing: .upToNextOption, help: "Sites: q k v o gate up down, their _proj names, or all.") var targets = ["all"]
+    @Option(help: "B experts per site (effilora, hydralora).") var experts = 1
+    @Option(help: "EffiLoRA's A sharing: input | type | none.") var share = AdapterConfig.Share.input
+    @Flag(help: "Recompute each layer's forward in the backward.") var gradCheckpoint = false
+    @Option(help: "Timed steps (after one warm-up).") var steps = 3
+    @Flag(help: "Print JSON.") var json = false
+
+    struct Report: Encodable {
+        let benchmark = "train"
+        let model: String, method: String
+        let batch, seqLen, rank: Int
+        let trainableParameters: Int
+        let tokensPerSecond: Double
+        let secondsPerStep: Double
+        let adapterSecondsPerStep: Double
+        let adapterFraction: Double
+        let gflopPerStep: Double
+        let achievedGFLOPS: Double
+        let sgemmLimitGFLOPS: Double
+        let fractionOfLimit: Double
+        let peakResidentMiB: Double
+        let gradientCheckpointing: Bool
+        let method_ = "median of timed steps (forward, loss, backward, AdamW) after one warm-up; FLOPs = 4 · linear weights per token + attention (forward 4·T·d, backward 8·T·d per layer) ; limit = sgemm at the FFN shape"
+        enum CodingKeys: String, CodingKey {
+            case benchmark, model, method, batch, seqLen, rank, trainableParameters, tokensPerSecond, secondsPerStep
+            case adapterSecondsPerStep, adapterFraction, gflopPerStep, achievedGFLOPS, sgemmLimitGFLOPS, fractionOfLimit
+            case peakResidentMiB, gradientCheckpointing, method_ = "measurement"
+        }
+    }
+
+    func validate() throws {
+        guard seqLen > 1, batch > 0, steps > 0, rank > 0 else { throw ValidationError("--seq-len > 1, --batch, --steps, --rank > 0") }
+    }
+
+    func run() throws {
+        let decoder = try LanguageModel.decoder(model)
+        let c = decoder.config
+        guard seqLen <= c.contextLength else { throw ValidationError("--seq-len \(seqLen) exceeds the context of \(c.contextLength)") }
+        var a = AdapterConfig()
+        a.method = method; a.rank = rank; a.alpha = alpha; a.experts = experts; a.share = share
+        a.targets = try AdapterConfig.parseTargets(targets)
+        let adapters = try Adapters(config: a, model: c)
+        let timed = TimedAdapter(adapters)
+        var rng = SplitMix64(seed: 1)
+        let tokens = (0..<batch * seqLen).map { _ in Int32(rng.next() % UInt64(c.vocabulary)) }
+        var targets = Array(tokens.dropFirst()) + [CrossEntropy.ignoreIndex]
+        for b in 1..<batch { targets[b * seqLen - 1] = CrossEntropy.ignoreIndex }
+        let trainingBatch = TrainingBatch(tokens: tokens, targets: targets, keyMask: nil, batch: batch, seqLen: seqLen)
+        let pass = TrainingPass(decoder: decoder, checkpointing: gradCheckpoint)
+        let optimizer = AdamW(options: .init())
+        adapters.training = true
+        var samples: [(total: Double, adapter: Double)] = []
+        for i in 0...steps {
+            let start = monotonicSeconds()
+            timed.seconds = 0
+            for p in adapters.parameters where p.trainable { p.gradient.zero() }
+            pass.run(trainingBatch, adapter: timed, lossScale: 1 / Float(trainingBatch.targetCount))
+            optimizer.step(adapters.parameters, learningRate: 1e-4)
+            if i > 0 { samples.append((monotonicSeconds() - start, timed.seconds)) }
+        }
+        let seconds = median(samples.map(\.total)), adapterSeconds = median(samples.map(\.adapter))
+        let n = Double(batch * seqLen), d = Double(c.modelWidth), t = Double(seqLen), L = Double(c.layers)
+        let gflop = (n * 4 * Double(c.linearParameterCount) + n * L * 12 * t * d) / 1e9
+        let limit = sgemmLimit(m: batch * seqLen, n: c.ffnWidth, k: c.modelWidth)
+        let report = Report(model: model, method: method.rawValue, batch: batch, seqLen: seqLen, rank: rank,
+                            trainableParameters: adapters.parameters.filter(\.trainable).reduce(0) { $0 + $1.value.count },
+                            tokensPerSecond: n / seconds, secondsPerStep: seconds, adapterSecondsPerStep: adapterSeconds,
+                            adapterFraction: adapterSeconds / seconds, gflopPerStep: gflop, achievedGFLOPS: gflop / seconds,
+                            sgemmLimitGFLOPS: limit, fractionOfLimit: gflop / seconds / limit,
+                            peakResidentMiB: Double(peakResidentBytes()) / 1_048_576, gradientCheckpointing: gradCheckpoint)
+        if json {
+            try printJSON(report)
+        } else {
+            print(String(format: "train %@ %d×%d r%d: %.0f tokens/s, %.2f s/step (adapters %.3f s = %.1f%%), %.0f GFLOP/s = %.0f%% of %.0f; %d trainable; peak RSS %.0f MiB",
+                         method.rawValue, batch, seqLen, rank, report.tokensPerSecond, seconds, adapterSeconds, 100 * report.adapterFraction,
+                         report.achievedGFLOPS, 100 * report.fractionOfLimit, limit, report.trainableParameters, report.peakResidentMiB))
+        }
+    }
+}
+
+/// Forwards to an adapter and adds up the time spent in it (its products and element-wise work).
+final class TimedAdapter: DecoderAdapter {
+    let inner: DecoderAdapter
+    var seconds = 0.0
+    init(_ inner: DecoderAdapter) { self.inner = inner }
+
+    func forward(layer: Int, input: SiteInput, x: Tensor, outputs: [Site: Tensor]) {
+        let start = monotonicSeconds()
+        inner.forward(layer: layer, input: input, x: x, outputs: outputs)
+        seconds += monotonicSeconds() - start
+    }
+
+    func backward(layer: Int, input: SiteInput, x: Tensor, outputGradients: [Site: Tensor], dx: Tensor) {
+        let start = monotonicSeconds()
+        inner.backward(layer: layer, input: input, x: x, outputGradients: outputGradients, dx: dx)
+        seconds += monotonicSeconds() - start
+    }
+
+    var lowestLayerNeedingGradients: Int? { inner.lowestLayerNeedingGradients }
+}
