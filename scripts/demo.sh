@@ -1,14 +1,24 @@
 #!/usr/bin/env bash
-# The main job, until training lands (issues 4–6): describe the default model, chat with it,
-# score the reference prompt, and measure prefill, decode and the machine's product limit at its
-# shapes — the figures every later benchmark is reported against.
+# The main job: fine-tune SmolLM2-135M-Instruct with EffiLoRA on PIQA (prepared by setup.sh),
+# compare its parameter count with LoRA's, use the adapter, and measure the machine: prefill,
+# decode and training throughput and the product limit they are reported against.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-MODEL="${EFFILORA_CACHE:-$HOME/.cache/effilora}/models/SmolLM2-135M-Instruct.Q4_1.gguf"
+CACHE="${EFFILORA_CACHE:-$HOME/.cache/effilora}"
+MODEL="$CACHE/models/SmolLM2-135M-Instruct.Q4_1.gguf"
+OUT=out/demo
 run() { printf '$ effilora'; printf ' %q' "$@"; echo; .build/release/effilora "$@"; echo; }
 run info --model "$MODEL"
-run generate --model "$MODEL" --chat --prompt "What is the capital of France? Answer in one sentence." --max-tokens 48 --verbose
-run score --model "$MODEL" --text "The capital of France is Paris. The capital of Germany is Berlin. The capital of Italy is"
+run params --model "$MODEL" --method lora --rank 8
+run params --model "$MODEL" --method effilora --rank 8
+rm -rf "$OUT"
+run train --model "$MODEL" --data "$CACHE/data/piqa" --output "$OUT" --method effilora --rank 8 --alpha 16 \
+    --iters 100 --batch-size 8 --learning-rate 1e-3 --warmup 10 --steps-per-eval 50 --save-every 50 --steps-per-report 10
+PROMPT=$'Question: How do you keep bread fresh longer?\nAnswer:'
+run generate --model "$MODEL" --prompt "$PROMPT" --max-tokens 40 --verbose
+run generate --model "$MODEL" --adapter "$OUT/adapter" --prompt "$PROMPT" --max-tokens 40 --verbose
 run bench forward --model "$MODEL" --batch 4 --seq-len 256
 run bench generate --model "$MODEL"
+run bench train --model "$MODEL" --method lora --steps 2
+run bench train --model "$MODEL" --method effilora --steps 2
 run bench kernels

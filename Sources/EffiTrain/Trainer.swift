@@ -17,6 +17,12 @@ public struct StepMetrics: Codable, Sendable {
     public var validationLoss: Double?
 }
 
+/// A validation-only line of metrics.jsonl (step 0: the model before training).
+public struct ValidationMetrics: Codable, Sendable {
+    public var step: Int
+    public var validationLoss: Double?
+}
+
 /// A run stopped by a non-finite value, naming the step and where it appeared.
 public struct TrainingError: Error, CustomStringConvertible {
     public let description: String
@@ -34,6 +40,8 @@ public final class Trainer {
     public let output: String
     public let optimizer: AdamW
     public private(set) var step = 0
+    /// The validation loss before the first step (when the run started from step 0).
+    public private(set) var initialValidationLoss: Double?
     let pass: TrainingPass
     let schedule: LearningRateSchedule
 
@@ -65,6 +73,12 @@ public final class Trainer {
     public func run(stopAfter: Int? = nil, progress: (StepMetrics) -> Void = { _ in }) throws {
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         let log = try MetricsLog(output: output)
+        if step == 0, let validation {
+            // The base model's validation loss (the adapters start as the identity), for comparison.
+            let loss = evaluate(validation)
+            try log.append(ValidationMetrics(step: 0, validationLoss: loss))
+            initialValidationLoss = loss
+        }
         while step < min(stopAfter ?? options.iterations, options.iterations) {
             var metrics = try trainStep()
             if let validation, options.validateEvery > 0, step % options.validateEvery == 0 || step == options.iterations {
@@ -154,7 +168,7 @@ struct MetricsLog {
         }
     }
 
-    func append(_ metrics: StepMetrics) throws {
+    func append(_ metrics: some Encodable) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         var line = try encoder.encode(metrics)
@@ -169,7 +183,7 @@ struct MetricsLog {
     func truncate(afterStep step: Int) throws {
         guard let data = FileManager.default.contents(atPath: path) else { return }
         let kept = data.split(separator: UInt8(ascii: "\n")).filter { line in
-            ((try? JSONDecoder().decode(StepMetrics.self, from: Data(line)))?.step ?? Int.max) <= step
+            ((try? JSONDecoder().decode(ValidationMetrics.self, from: Data(line)))?.step ?? Int.max) <= step
         }
         try writeAtomically(Data(kept.map { Data($0) + Data([UInt8(ascii: "\n")]) }.joined()), to: path)
     }

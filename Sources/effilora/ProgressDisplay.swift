@@ -10,6 +10,8 @@ struct ProgressDisplay {
     let started = monotonicSeconds()
     let startStep: Int
     var tokens = 0
+    /// Time inside training steps (validation and checkpoints excluded from tokens/s).
+    var stepSeconds = 0.0
 
     init(total: Int, every: Int, start: Int) {
         self.total = total
@@ -19,8 +21,9 @@ struct ProgressDisplay {
 
     mutating func update(_ m: StepMetrics) {
         tokens += m.tokens
+        stepSeconds += m.seconds
         let elapsed = monotonicSeconds() - started
-        let rate = Double(tokens) / max(elapsed, 1e-9)
+        let rate = Double(tokens) / max(stepSeconds, 1e-9)
         let eta = elapsed / Double(m.step - startStep) * Double(total - m.step)
         var line = String(format: "step %d/%d  loss %.4f  lr %.2e  |g| %.3f  %.0f tok/s  %.2f s/step  ETA %@",
                           m.step, total, m.loss, m.learningRate, m.gradientNorm, rate, m.seconds, Self.duration(eta))
@@ -31,7 +34,7 @@ struct ProgressDisplay {
             FileHandle.standardError.write(Data("\r\u{1B}[K\(bar) \(line)".utf8))
             if m.validationLoss != nil { FileHandle.standardError.write(Data("\n".utf8)) }
         } else if m.step % every == 0 || m.validationLoss != nil || m.step == total {
-            print(line)
+            emit(line)
         }
     }
 

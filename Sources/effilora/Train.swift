@@ -102,22 +102,25 @@ struct Train: ParsableCommand {
         let valid = FileManager.default.fileExists(atPath: validPath)
             ? try Dataset(path: validPath, tokenizer: lm.tokenizer, chatTemplate: template, options: dataOptions) : nil
         let report = ParameterReport(adapters: adapters, base: lm.decoder.config)
-        print(report.text)
+        emit(report.text)
         for d in [train.report] + (valid.map { [$0.report] } ?? []) {
-            print("data: \(d.path): \(d.examples) examples, \(d.tokens) tokens, \(d.truncated) truncated to \(maxSeqLength)"
+            emit("data: \(d.path): \(d.examples) examples, \(d.tokens) tokens, \(d.truncated) truncated to \(maxSeqLength)"
                   + (d.skipped.isEmpty ? "" : ", \(d.skipped.count) bad lines skipped (first: \(d.skipped[0]))"))
         }
         let trainer = Trainer(decoder: lm.decoder, adapters: adapters, options: trainingOptions, train: train.examples,
                               validation: valid?.examples, output: resume ?? output)
         if let resume {
             try trainer.resume(from: resume)
-            print("resumed from step \(trainer.step) in \(resume)")
+            emit("resumed from step \(trainer.step) in \(resume)")
         }
         try writeRunDescription(trainer: trainer, report: report, datasets: [train.report] + (valid.map { [$0.report] } ?? []))
         var progress = ProgressDisplay(total: iters, every: stepsPerReport, start: trainer.step)
-        try trainer.run { progress.update($0) }
+        try trainer.run { metrics in
+            if metrics.step == 1, let initial = trainer.initialValidationLoss { emit(String(format: "step 0: val %.4f (before training)", initial)) }
+            progress.update(metrics)
+        }
         progress.finish()
-        print("adapter: \((trainer.output as NSString).appendingPathComponent("adapter"))")
+        emit("adapter: \((trainer.output as NSString).appendingPathComponent("adapter"))")
     }
 
     private func writeRunDescription(trainer: Trainer, report: ParameterReport, datasets: [DatasetReport]) throws {

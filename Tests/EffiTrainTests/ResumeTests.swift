@@ -28,7 +28,8 @@ final class ResumeTests: XCTestCase {
 
     func metrics(_ output: String) throws -> [StepMetrics] {
         let text = try String(contentsOfFile: output + "/metrics.jsonl", encoding: .utf8)
-        return try text.split(separator: "\n").map { try JSONDecoder().decode(StepMetrics.self, from: Data($0.utf8)) }
+        return try text.split(separator: "\n").filter { !$0.hasPrefix("{\"step\":0") }
+            .map { try JSONDecoder().decode(StepMetrics.self, from: Data($0.utf8)) }
     }
 
     func testResumeReproducesTheUninterruptedRun() throws {
@@ -40,6 +41,7 @@ final class ResumeTests: XCTestCase {
         // Interrupted after step 5, as a kill would leave it (last checkpoint: step 3).
         try trainer(output: base + "/resumed").run(stopAfter: 5)
         XCTAssertEqual(try metrics(base + "/resumed").count, 5)
+        XCTAssertTrue(try String(contentsOfFile: base + "/resumed/metrics.jsonl", encoding: .utf8).hasPrefix("{\"step\":0,\"validationLoss\":"))
         let resumed = try trainer(output: base + "/resumed")
         try resumed.resume(from: base + "/resumed")
         XCTAssertEqual(resumed.step, 3)
