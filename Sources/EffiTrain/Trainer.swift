@@ -15,6 +15,22 @@ public struct StepMetrics: Codable, Sendable {
     public var targets: Int
     public var seconds: Double
     public var validationLoss: Double?
+    /// Router health since the previous report (multi-B adapters, at validation steps).
+    public var routers: [String: RouterSummary]?
+}
+
+/// Per router: each expert's mean weight, the fraction of tokens whose top weight is > 0.95, and
+/// whether it has collapsed (one expert takes > 90 % of the weight).
+public struct RouterSummary: Codable, Sendable {
+    public var meanShare: [Double]
+    public var confidentFraction: Double
+    public var collapsed: Bool
+
+    init(_ s: RouterStatistics) {
+        meanShare = s.meanShare
+        confidentFraction = s.confidentFraction
+        collapsed = (meanShare.max() ?? 0) > 0.9
+    }
 }
 
 /// A validation-only line of metrics.jsonl (step 0: the model before training).
@@ -83,6 +99,10 @@ public final class Trainer {
             var metrics = try trainStep()
             if let validation, options.validateEvery > 0, step % options.validateEvery == 0 || step == options.iterations {
                 metrics.validationLoss = evaluate(validation)
+                if !adapters.routerStatistics.isEmpty {
+                    metrics.routers = adapters.routerStatistics.mapValues(RouterSummary.init)
+                    adapters.resetRouterStatistics()
+                }
             }
             try log.append(metrics)
             if options.saveEvery > 0 && step % options.saveEvery == 0 || step == options.iterations { try saveCheckpoint() }

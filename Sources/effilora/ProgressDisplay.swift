@@ -28,6 +28,11 @@ struct ProgressDisplay {
         var line = String(format: "step %d/%d  loss %.4f  lr %.2e  |g| %.3f  %.0f tok/s  %.2f s/step  ETA %@",
                           m.step, total, m.loss, m.learningRate, m.gradientNorm, rate, m.seconds, Self.duration(eta))
         if let v = m.validationLoss { line += String(format: "  val %.4f", v) }
+        if let routers = m.routers {
+            let collapsed = routers.values.filter(\.collapsed).count
+            let confident = routers.values.map(\.confidentFraction).reduce(0, +) / Double(max(routers.count, 1))
+            line += String(format: "  routers: %d collapsed of %d, %.0f%% confident tokens", collapsed, routers.count, 100 * confident)
+        }
         if interactive {
             let width = 30, done = width * m.step / max(total, 1)
             let bar = String(repeating: "█", count: done) + String(repeating: "·", count: width - done)
