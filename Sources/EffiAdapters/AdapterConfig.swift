@@ -81,6 +81,10 @@ public struct AdapterConfig: Codable, Sendable, Equatable {
         guard !targets.isEmpty else { throw fail("no target sites") }
         guard experts >= 1 else { throw fail("experts must be ≥ 1, got \(experts)") }
         if method == .hydralora && experts < 2 { throw fail("hydralora needs experts ≥ 2") }
+        if experts > 1 && method != .effilora && method != .hydralora {
+            throw fail("experts = \(experts) needs method effilora or hydralora, not \(method.rawValue)")
+        }
+        if share != .input && method != .effilora { throw fail("share = \(share.rawValue) applies to method effilora only") }
         if router == .topk && !(1...experts).contains(topK) { throw fail("top_k must be in 1...\(experts), got \(topK)") }
         if let bad = layers.first(where: { !(0..<config.layers).contains($0) }) {
             throw fail("layer \(bad) does not exist; the model has layers 0...\(config.layers - 1)")
@@ -114,13 +118,14 @@ public struct AdapterConfig: Codable, Sendable, Equatable {
         }
         var layers = Set<Int>()
         for part in s.split(separator: ",") {
-            let bounds = part.split(separator: "-").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            let bounds = part.split(separator: "-", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
             guard (1...2).contains(bounds.count), bounds.allSatisfy({ $0 != nil }), bounds.first!! <= bounds.last!! else {
                 throw AdapterError("layers \(text): expected all, last N, a-b, or a comma list of layers")
             }
             layers.formUnion(bounds.first!!...bounds.last!!)
         }
-        return layers.sorted()
+        guard let bad = layers.first(where: { !(0..<count).contains($0) }) else { return layers.sorted() }
+        throw AdapterError("layers \(text): layer \(bad) does not exist; the model has layers 0...\(count - 1)")
     }
 }
 

@@ -14,6 +14,17 @@ public enum AdapterFile {
         var adapter: AdapterConfig
         var model: ModelShape
         var parameters: [String: Int]
+        /// FNV-1a of the bits of the parameters rebuilt from the seed (LoRA-FA's A, VeRA's A and B):
+        /// a platform whose random draws differ is detected on load.
+        var regeneratedChecksum: UInt64?
+    }
+
+    static func regeneratedChecksum(_ adapters: Adapters) -> UInt64? {
+        let frozen = adapters.parameters.filter(\.regenerable)
+        guard !frozen.isEmpty else { return nil }
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for p in frozen { for i in 0..<p.value.count { h = (h ^ UInt64(p.value[i].bitPattern)) &* 0x100_0000_01b3 } }
+        return h
     }
 
     struct ModelShape: Codable, Equatable {
@@ -33,7 +44,8 @@ public enum AdapterFile {
         try writer.write(to: (folder as NSString).appendingPathComponent(weightsName))
         let header = Header(adapter: adapters.config, model: ModelShape(adapters.modelConfig),
                             parameters: ["stored": stored.reduce(0) { $0 + $1.value.count },
-                                         "trainable": adapters.parameters.filter(\.trainable).reduce(0) { $0 + $1.value.count }])
+                                         "trainable": adapters.parameters.filter(\.trainable).reduce(0) { $0 + $1.value.count }],
+                            regeneratedChecksum: regeneratedChecksum(adapters))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try writeAtomically(try encoder.encode(header), to: (folder as NSString).appendingPathComponent(configName))
@@ -51,6 +63,9 @@ public enum AdapterFile {
             throw FormatError(configPath, "was trained for a \(header.model) model, not this \(ModelShape(model)) one")
         }
         let adapters = try Adapters(config: header.adapter, model: model)
+        guard header.regeneratedChecksum == regeneratedChecksum(adapters) else {
+            throw FormatError(configPath, "the frozen matrices rebuilt from the seed differ from the ones it was trained with (another platform's random draws?)")
+        }
         let weightsPath = (folder as NSString).appendingPathComponent(weightsName)
         let file = try SafetensorsFile(path: weightsPath)
         var unused = Set(file.names)

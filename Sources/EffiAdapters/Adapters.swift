@@ -14,8 +14,10 @@ public final class Adapters: DecoderAdapter {
     public let modelConfig: ModelConfig
     /// Every parameter, in a stable order (shared A's first).
     public private(set) var parameters: [Parameter] = []
-    /// Set by the trainer: selects the dropout masks (deterministic per step, layer and input).
-    public var step = 0
+    /// Set by the trainer to the micro-batch index: selects the dropout masks, a deterministic
+    /// function of (seed, micro-batch, layer, input). The sites reading one input share its mask
+    /// (PEFT draws one per module), as they share u = A · dropout(x).
+    public var microBatch = 0
     /// Dropout and router statistics apply only while training.
     public var training = false
     /// Factor on the load-balancing gradient (1 / micro-batches per step).
@@ -25,7 +27,11 @@ public final class Adapters: DecoderAdapter {
     /// its own entry rather than adding to it).
     private var balanceLosses: [String: Float] = [:]
     /// Σ of the routers' load-balancing losses since `resetAuxiliaryLoss` (already × balanceScale).
-    public var auxiliaryLoss: Double { balanceLosses.values.reduce(0) { $0 + Double($1) } }
+    public var auxiliaryLoss: Double {
+        // In key order: dictionary order differs between processes, and a resumed run must add
+        // the same terms in the same order.
+        balanceLosses.keys.sorted().reduce(0) { $0 + Double(balanceLosses[$1]!) }
+    }
     public func resetAuxiliaryLoss() { balanceLosses = [:] }
 
     final class SiteAdapter {
@@ -46,7 +52,7 @@ public final class Adapters: DecoderAdapter {
         var routers: [(parameter: Parameter, name: String)] = []
         var sites: [SiteAdapter] = []
         // Saved by the forward for the backward.
-        var u: [Tensor] = [], weights: [Tensor] = [], dropoutMask: Tensor?
+        var u: [Tensor] = [], weights: [Tensor] = []
         init(layer: Int, input: SiteInput) { self.layer = layer; self.input = input }
     }
 
@@ -154,7 +160,7 @@ public final class Adapters: DecoderAdapter {
     public func forward(layer: Int, input: SiteInput, x: Tensor, outputs: [Site: Tensor]) {
         guard let g = groups[layer][input] else { return }
         let n = x.rows, r = config.rank, s = config.scale
-        let xd = applyDropout(g, x)
+        let xd = dropout(g, x)?.x ?? x
         if g.u.count != g.projections.count || g.u.first?.rows != n {
             g.u = g.projections.map { _ in Tensor(shape: [n, r]) }
             g.weights = g.routers.map { Tensor(shape: [n, $0.parameter.value.rows]) }
@@ -224,10 +230,11 @@ public final class Adapters: DecoderAdapter {
             }
             Router.backward(x: x, router: router.parameter, weights: g.weights[j], dWeights: dw[j], dx: dx)
         }
-        let xd = g.dropoutMask == nil ? x : applyDropout(g, x, reuseMask: true)
+        // The dropout mask is drawn again (the same draw) rather than kept from the forward.
+        let dropped = dropout(g, x)
         for (i, a) in g.projections.enumerated() {
-            if a.trainable { MatMul.tn(du[i], xd, into: a.gradient, accumulate: true) }
-            if let mask = g.dropoutMask {
+            if a.trainable { MatMul.tn(du[i], dropped?.x ?? x, into: a.gradient, accumulate: true) }
+            if let mask = dropped?.mask {
                 let dxd = Tensor(shape: x.shape)
                 MatMul.nn(du[i], a.value, into: dxd)
                 for e in 0..<dx.count { dx[e] += mask[e] * dxd[e] }
@@ -241,19 +248,17 @@ public final class Adapters: DecoderAdapter {
 
     // MARK: - helpers
 
-    /// dropout(x) = x ∘ mask / (1 − p) with a mask drawn from (seed, step, layer, input); x itself
-    /// when not training or p = 0. The mask (already divided by 1 − p) is kept for the backward.
-    private func applyDropout(_ g: InputGroup, _ x: Tensor, reuseMask: Bool = false) -> Tensor {
-        guard training, config.dropout > 0 else { g.dropoutMask = nil; return x }
-        if !reuseMask || g.dropoutMask?.count != x.count {
-            var rng = Initializer.stream(seed: config.seed &+ UInt64(step) &* 0x9E37_79B9, name: "dropout.\(g.layer).\(g.input.rawValue)")
-            let mask = Tensor(shape: x.shape), keep = 1 / (1 - config.dropout)
-            for i in 0..<mask.count { mask[i] = rng.nextFloat(in: 0...1) < config.dropout ? 0 : keep }
-            g.dropoutMask = mask
+    /// dropout(x) = x ∘ mask with mask ∈ {0, 1/(1 − p)} drawn from (seed, micro-batch, layer,
+    /// input), so the backward draws the same mask again; nil when not training or p = 0.
+    private func dropout(_ g: InputGroup, _ x: Tensor) -> (x: Tensor, mask: Tensor)? {
+        guard training, config.dropout > 0 else { return nil }
+        var rng = Initializer.stream(seed: config.seed &+ UInt64(microBatch) &* 0x9E37_79B9, name: "dropout.\(g.layer).\(g.input.rawValue)")
+        let mask = Tensor(shape: x.shape), out = Tensor(shape: x.shape), keep = 1 / (1 - config.dropout)
+        for i in 0..<mask.count {
+            mask[i] = rng.nextFloat(in: 0...1) < config.dropout ? 0 : keep
+            out[i] = x[i] * mask[i]
         }
-        let out = Tensor(shape: x.shape), mask = g.dropoutMask!
-        for i in 0..<x.count { out[i] = x[i] * mask[i] }
-        return out
+        return (out, mask)
     }
 
     /// B (d ∘ u) for VeRA: [n, d_out].

@@ -25,6 +25,13 @@ public final class Tensor: @unchecked Sendable {
         self.base = base
     }
 
+    /// `shape`'s worth of this tensor's storage from `offset` on, sharing it (no copy).
+    public func view(offset: Int = 0, shape: [Int]) -> Tensor {
+        let needed = shape.reduce(1, *)
+        precondition(offset >= 0 && offset + needed <= count, "a view of \(needed) values at \(offset) in a tensor of \(count)")
+        return Tensor(viewOf: self, offset: offset, shape: shape)
+    }
+
     /// Rows `range` of the matrix view [rows, columns], sharing this tensor's storage.
     public func rows(_ range: Range<Int>) -> Tensor {
         precondition(range.lowerBound >= 0 && range.upperBound <= rows, "rows \(range) of a tensor with \(rows) rows")

@@ -88,14 +88,25 @@ public final class Decoder {
         let xMid: Tensor?
         /// Scratch: the normed input of each block, and silu(gate) ∘ up.
         let h, act: Tensor
-        init(_ c: ModelConfig, rows n: Int, keepsResidual: Bool, scratch: (h: Tensor, act: Tensor)? = nil) {
-            q = Tensor(shape: [n, c.modelWidth]); k = Tensor(shape: [n, c.kvWidth]); v = Tensor(shape: [n, c.kvWidth])
-            attended = Tensor(shape: [n, c.modelWidth])
-            gate = Tensor(shape: [n, c.ffnWidth]); up = Tensor(shape: [n, c.ffnWidth])
-            rstd1 = Tensor(shape: [n]); rstd2 = Tensor(shape: [n])
-            xMid = keepsResidual ? Tensor(shape: [n, c.modelWidth]) : nil
+        init(_ c: ModelConfig, rows n: Int, keepsResidual: Bool, scratch: (h: Tensor, act: Tensor)? = nil,
+             storage: Tensor? = nil) {
+            // Carved out of `storage` when given (see `floatsPerRow`), else allocated.
+            var offset = 0
+            func tensor(_ shape: [Int]) -> Tensor {
+                guard let storage else { return Tensor(shape: shape) }
+                defer { offset += shape.reduce(1, *) }
+                return storage.view(offset: offset, shape: shape)
+            }
+            q = tensor([n, c.modelWidth]); k = tensor([n, c.kvWidth]); v = tensor([n, c.kvWidth])
+            attended = tensor([n, c.modelWidth])
+            gate = tensor([n, c.ffnWidth]); up = tensor([n, c.ffnWidth])
+            rstd1 = tensor([n]); rstd2 = tensor([n])
+            xMid = keepsResidual ? tensor([n, c.modelWidth]) : nil
             h = scratch?.h ?? Tensor(shape: [n, c.modelWidth]); act = scratch?.act ?? Tensor(shape: [n, c.ffnWidth])
         }
+
+        /// Floats per row of the tensors a layer state keeping the residual carves from its storage.
+        static func floatsPerRow(_ c: ModelConfig) -> Int { 3 * c.modelWidth + 2 * c.kvWidth + 2 * c.ffnWidth + 2 }
     }
 
     /// One layer over x [rows, width], in place (h = rmsnorm, Δ = the adapter's contributions):

@@ -33,12 +33,6 @@ public struct Batcher: Sendable {
         return batches
     }
 
-    /// The `index`-th batch of the whole run (epochs one after another).
-    public func batch(at index: Int) -> TrainingBatch {
-        let perEpoch = batchesPerEpoch
-        return makeBatch(batches(epoch: index / perEpoch)[index % perEpoch])
-    }
-
     /// Rows padded to the longest example; targets[t] = tokens[t + 1] where that token is not
     /// prompt or padding, else the ignore index; padding is hidden from attention.
     public func makeBatch(_ indices: [Int]) -> TrainingBatch {

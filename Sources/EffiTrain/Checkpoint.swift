@@ -13,6 +13,28 @@ public enum Checkpoint {
         public var optimizerSteps: Int
         public var options: TrainingOptions
         public var adapter: AdapterConfig
+        /// What the data position refers to: the training examples (count and a hash of their
+        /// tokens and prompt lengths); a resume on other data is refused.
+        public var trainingExamples: Int
+        public var trainingDataHash: UInt64
+    }
+
+    /// The run folder of a checkpoint folder (`<run>/checkpoints/step-N`), or `path` itself.
+    public static func runFolder(_ path: String) -> String {
+        let url = URL(fileURLWithPath: path).standardizedFileURL
+        return url.deletingLastPathComponent().lastPathComponent == "checkpoints"
+            ? url.deletingLastPathComponent().deletingLastPathComponent().path : path
+    }
+
+    /// FNV-1a over every example's prompt length and tokens.
+    public static func dataHash(_ examples: [Example]) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        func mix(_ v: Int64) { withUnsafeBytes(of: v.littleEndian) { for b in $0 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 } } }
+        for e in examples {
+            mix(Int64(e.promptLength)); mix(Int64(e.tokens.count))
+            for t in e.tokens { mix(Int64(t)) }
+        }
+        return h
     }
 
     public static func folder(output: String, step: Int) -> String {

@@ -60,6 +60,9 @@ public final class Trainer {
     public private(set) var initialValidationLoss: Double?
     let pass: TrainingPass
     let schedule: LearningRateSchedule
+    private lazy var trainingDataHash = Checkpoint.dataHash(train.examples)
+    /// The batches of the epoch in progress (an epoch's order is computed once).
+    private var epochBatches: (epoch: Int, batches: [[Int]])?
 
     public init(decoder: Decoder, adapters: Adapters, options: TrainingOptions, train: [Example], validation: [Example]?, output: String) {
         self.decoder = decoder
@@ -80,6 +83,9 @@ public final class Trainer {
         guard state.options == options else {
             throw FormatError(checkpoint, "was written by a run with other training options; resume with the same ones")
         }
+        guard state.trainingExamples == train.examples.count, state.trainingDataHash == Checkpoint.dataHash(train.examples) else {
+            throw FormatError(checkpoint, "was written for other training data (\(state.trainingExamples) examples then, \(train.examples.count) now, or other tokens); resume on the same data and model")
+        }
         step = state.step
         try MetricsLog(output: output).truncate(afterStep: step)
     }
@@ -91,14 +97,14 @@ public final class Trainer {
         let log = try MetricsLog(output: output)
         if step == 0, let validation {
             // The base model's validation loss (the adapters start as the identity), for comparison.
-            let loss = evaluate(validation)
+            let loss = try evaluate(validation)
             try log.append(ValidationMetrics(step: 0, validationLoss: loss))
             initialValidationLoss = loss
         }
         while step < min(stopAfter ?? options.iterations, options.iterations) {
             var metrics = try trainStep()
-            if let validation, options.validateEvery > 0, step % options.validateEvery == 0 || step == options.iterations {
-                metrics.validationLoss = evaluate(validation)
+            if let validation, (options.validateEvery > 0 && step % options.validateEvery == 0) || step == options.iterations {
+                metrics.validationLoss = try evaluate(validation)
                 if !adapters.routerStatistics.isEmpty {
                     metrics.routers = adapters.routerStatistics.mapValues(RouterSummary.init)
                     adapters.resetRouterStatistics()
@@ -112,23 +118,31 @@ public final class Trainer {
     }
 
     public func saveCheckpoint() throws {
-        try Checkpoint.save(output: output, state: .init(step: step, optimizerSteps: optimizer.steps, options: options, adapter: adapters.config),
-                            adapters: adapters, optimizer: optimizer)
+        let state = Checkpoint.State(step: step, optimizerSteps: optimizer.steps, options: options, adapter: adapters.config,
+                                     trainingExamples: train.examples.count, trainingDataHash: trainingDataHash)
+        try Checkpoint.save(output: output, state: state, adapters: adapters, optimizer: optimizer)
+    }
+
+    /// The `index`-th micro-batch of the run (epochs one after another).
+    func trainBatch(at index: Int) -> TrainingBatch {
+        let perEpoch = train.batchesPerEpoch, epoch = index / perEpoch
+        if epochBatches?.epoch != epoch { epochBatches = (epoch, train.batches(epoch: epoch)) }
+        return train.makeBatch(epochBatches!.batches[index % perEpoch])
     }
 
     /// One optimiser step over `gradientAccumulation` micro-batches.
     func trainStep() throws -> StepMetrics {
         let start = monotonicSeconds()
         let accumulation = options.gradientAccumulation
-        let batches = (0..<accumulation).map { train.batch(at: step * accumulation + $0) }
+        let batches = (0..<accumulation).map { trainBatch(at: step * accumulation + $0) }
         let targets = batches.reduce(0) { $0 + $1.targetCount }
         for p in adapters.parameters where p.trainable { p.gradient.zero() }
         adapters.training = true
-        adapters.step = step
         adapters.balanceScale = 1 / Float(accumulation)
         adapters.resetAuxiliaryLoss()
         var nll = 0.0, auxiliary = 0.0
-        for batch in batches {
+        for (i, batch) in batches.enumerated() {
+            adapters.microBatch = step * accumulation + i
             nll += pass.run(batch, adapter: adapters, lossScale: 1 / Float(max(targets, 1))).nllSum
             if let layer = pass.firstNonFiniteLayer {
                 throw TrainingError(description: "step \(step + 1): a NaN or infinity appeared in the output of layer \(layer)")
@@ -161,7 +175,7 @@ public final class Trainer {
     }
 
     /// Mean next-token NLL over the validation batches (all, or the first `validationBatches`).
-    public func evaluate(_ data: Batcher) -> Double {
+    public func evaluate(_ data: Batcher) throws -> Double {
         adapters.training = false
         defer { adapters.training = true }
         let all = data.batches(epoch: 0)
@@ -169,10 +183,15 @@ public final class Trainer {
         var nll = 0.0, targets = 0
         for indices in all.prefix(count) {
             let (sum, n) = pass.run(data.makeBatch(indices), adapter: adapters, lossScale: 0, backward: false)
+            if let layer = pass.firstNonFiniteLayer {
+                throw TrainingError(description: "validation after step \(step): a NaN or infinity appeared in the output of layer \(layer)")
+            }
             nll += sum
             targets += n
         }
-        return nll / Double(max(targets, 1))
+        let loss = nll / Double(max(targets, 1))
+        guard loss.isFinite else { throw TrainingError(description: "validation after step \(step): the loss is \(loss)") }
+        return loss
     }
 }
 

@@ -91,6 +91,9 @@ struct Train: ParsableCommand {
 
     func run() throws {
         let lm = try LanguageModel.load(model)
+        guard maxSeqLength <= lm.decoder.config.contextLength else {
+            throw ValidationError("--max-seq-length \(maxSeqLength) exceeds the model's context of \(lm.decoder.config.contextLength)")
+        }
         let adapters = try Adapters(config: try adapterConfig(layersOf: lm.decoder.config), model: lm.decoder.config)
         var dataOptions = Dataset.Options()
         dataOptions.maxSeqLen = maxSeqLength
@@ -108,7 +111,7 @@ struct Train: ParsableCommand {
                   + (d.skipped.isEmpty ? "" : ", \(d.skipped.count) bad lines skipped (first: \(d.skipped[0]))"))
         }
         let trainer = Trainer(decoder: lm.decoder, adapters: adapters, options: trainingOptions, train: train.examples,
-                              validation: valid?.examples, output: resume ?? output)
+                              validation: valid?.examples, output: resume.map(Checkpoint.runFolder) ?? output)
         if let resume {
             try trainer.resume(from: resume)
             emit("resumed from step \(trainer.step) in \(resume)")

@@ -13,10 +13,14 @@ public final class TrainingPass {
     public let checkpointing: Bool
     /// Rows of the output head processed at once, so [rows, vocabulary] logits stay small.
     public var headChunk = 256
+    private var headBuffers: (x: Tensor, h: Tensor, logits: Tensor)?
     /// The first layer whose output held a NaN or infinity in the last forward (nil: none).
     public private(set) var firstNonFiniteLayer: Int?
 
-    private var shape: (batch: Int, seqLen: Int) = (0, 0)
+    /// Storage sized for the largest batch so far; each batch's tensors are views into it, so
+    /// batches of changing lengths allocate nothing.
+    private var capacityRows = 0
+    private var inputStorage: [Tensor] = [], stateStorage: [Tensor] = [], scratchStorage = Tensor(shape: [0])
     private var layerInputs: [Tensor] = []
     /// Per layer (one shared set with checkpointing): the forward's outputs and the attention's lse.
     private var saved: [(state: Decoder.LayerState, lse: Tensor)] = []
@@ -25,13 +29,17 @@ public final class TrainingPass {
     /// Buffers of one layer's backward, reused across layers and steps.
     final class Scratch {
         let x, h, dx, dh, dq, dk, dv, dAttended, act, dAct, dGate, dUp: Tensor
-        init(_ c: ModelConfig, n: Int) {
+        init(_ c: ModelConfig, n: Int, storage: Tensor) {
             let d = c.modelWidth, f = c.ffnWidth, kv = c.kvWidth
-            x = Tensor(shape: [n, d]); h = Tensor(shape: [n, d]); dx = Tensor(shape: [n, d]); dh = Tensor(shape: [n, d])
-            dq = Tensor(shape: [n, d]); dk = Tensor(shape: [n, kv]); dv = Tensor(shape: [n, kv])
-            dAttended = Tensor(shape: [n, d])
-            act = Tensor(shape: [n, f]); dAct = Tensor(shape: [n, f]); dGate = Tensor(shape: [n, f]); dUp = Tensor(shape: [n, f])
+            var offset = 0
+            func tensor(_ width: Int) -> Tensor {
+                defer { offset += n * width }
+                return storage.view(offset: offset, shape: [n, width])
+            }
+            x = tensor(d); h = tensor(d); dx = tensor(d); dh = tensor(d); dq = tensor(d); dk = tensor(kv); dv = tensor(kv)
+            dAttended = tensor(d); act = tensor(f); dAct = tensor(f); dGate = tensor(f); dUp = tensor(f)
         }
+        static func floatsPerRow(_ c: ModelConfig) -> Int { 6 * c.modelWidth + 2 * c.kvWidth + 4 * c.ffnWidth }
     }
 
     public init(decoder: Decoder, checkpointing: Bool = false) {
@@ -68,14 +76,19 @@ public final class TrainingPass {
     }
 
     private func allocate(batch: Int, seqLen: Int) {
-        guard shape != (batch, seqLen) else { return }
-        let c = decoder.config, n = batch * seqLen
-        shape = (batch, seqLen)
-        layerInputs = (0..<c.layers).map { _ in Tensor(shape: [n, c.modelWidth]) }
-        let scratch = Scratch(c, n: n)
+        let c = decoder.config, n = batch * seqLen, stateRow = Decoder.LayerState.floatsPerRow(c) + c.heads
+        if n > capacityRows {
+            capacityRows = n
+            inputStorage = (0..<c.layers).map { _ in Tensor(shape: [n * c.modelWidth]) }
+            stateStorage = (0..<(checkpointing ? 1 : c.layers)).map { _ in Tensor(shape: [n * stateRow]) }
+            scratchStorage = Tensor(shape: [n * Scratch.floatsPerRow(c)])
+        }
+        layerInputs = inputStorage.map { $0.view(shape: [n, c.modelWidth]) }
+        let scratch = Scratch(c, n: n, storage: scratchStorage)
         self.scratch = scratch
-        saved = (0..<(checkpointing ? 1 : c.layers)).map { _ in
-            (Decoder.LayerState(c, rows: n, keepsResidual: true, scratch: (scratch.dh, scratch.act)), Tensor(shape: [batch, c.heads, seqLen]))
+        saved = stateStorage.map { storage in
+            (Decoder.LayerState(c, rows: n, keepsResidual: true, scratch: (scratch.dh, scratch.act), storage: storage),
+             storage.view(offset: n * Decoder.LayerState.floatsPerRow(c), shape: [batch, c.heads, seqLen]))
         }
     }
 
@@ -119,24 +132,35 @@ public final class TrainingPass {
         RMSNorm.backward(dy: s.dh, x: xIn, weight: w.attentionNorm, rstd: a.rstd1, dx: dx, accumulate: true)
     }
 
-    /// Final norm, output head and cross-entropy in chunks of rows; writes ∂L/∂x into `dx` when given.
+    /// Final norm, output head and cross-entropy on the rows that have a target (prompt and
+    /// padding rows have none: their gradient is zero), `headChunk` rows at a time gathered into
+    /// one buffer; writes ∂L/∂x into `dx` when given.
     private func head(x: Tensor, targets: [Int32], lossScale: Float, dx: Tensor?) -> (nllSum: Double, count: Int) {
-        let c = decoder.config, n = x.rows
+        let c = decoder.config, d = c.modelWidth, chunk = headChunk
+        let rows = targets.indices.filter { targets[$0] >= 0 }
+        if headBuffers?.logits.rows != chunk {
+            headBuffers = (Tensor(shape: [chunk, d]), Tensor(shape: [chunk, d]), Tensor(shape: [chunk, c.vocabulary]))
+        }
+        let (xBuffer, hBuffer, logitsBuffer) = headBuffers!
+        dx?.zero()
         var nllSum = 0.0, count = 0
-        for start in stride(from: 0, to: n, by: headChunk) {
-            let rows = start..<min(n, start + headChunk)
-            let xc = x.rows(rows), h = Tensor(shape: xc.shape), rstd = Tensor(shape: [rows.count])
+        for start in stride(from: 0, to: rows.count, by: chunk) {
+            let picked = rows[start..<min(rows.count, start + chunk)], m = picked.count
+            let xc = xBuffer.rows(0..<m), h = hBuffer.rows(0..<m), logits = logitsBuffer.rows(0..<m)
+            for (i, r) in picked.enumerated() { (xc.data + i * d).update(from: x.data + r * d, count: d) }
+            let rstd = Tensor(shape: [m]), lse = Tensor(shape: [m]), chunkTargets = picked.map { targets[$0] }
             RMSNorm.forward(x: xc, weight: decoder.weights.outputNorm, eps: c.normEpsilon, out: h, rstd: rstd)
-            let logits = Tensor(shape: [rows.count, c.vocabulary]), lse = Tensor(shape: [rows.count])
             MatMul.nt(h, decoder.weights.output, into: logits)
-            let chunkTargets = Array(targets[rows])
             let (sum, k) = CrossEntropy.forward(logits: logits, targets: chunkTargets, lse: lse)
             nllSum += sum
             count += k
             guard let dx else { continue }
             CrossEntropy.backward(logits: logits, targets: chunkTargets, lse: lse, scale: lossScale, dLogits: logits)
             MatMul.nn(logits, decoder.weights.output, into: h)
-            RMSNorm.backward(dy: h, x: xc, weight: decoder.weights.outputNorm, rstd: rstd, dx: dx.rows(rows))
+            // ∂L/∂x of the gathered rows, then scattered back (x rows are distinct: no overlap).
+            let dxc = Tensor(shape: [m, d])
+            RMSNorm.backward(dy: h, x: xc, weight: decoder.weights.outputNorm, rstd: rstd, dx: dxc)
+            for (i, r) in picked.enumerated() { (dx.data + r * d).update(from: dxc.data + i * d, count: d) }
         }
         return (nllSum, count)
     }
