@@ -82,7 +82,28 @@ final class AdapterGradientTests: XCTestCase {
     func testHydraLoRA() throws { try check("hydralora") { $0.method = .hydralora; $0.experts = 2 } }
     func testDropout() throws { try check("lora dropout") { $0.method = .lora; $0.dropout = 0.3 } }
     func testGradientCheckpointing() throws {
-        try check("effilora checkpointed", checkpointing: true) { $0.method = .effilora; $0.experts = 2 }
+        try check("effilora checkpointed", checkpointing: true) { $0.method = .effilora; $0.experts = 2; $0.dropout = 0.2 }
+    }
+
+    /// Gradient accumulation: two micro-batches of 2 sequences with the loss scaled by the total
+    /// target count give the gradients of one batch of 4 (the load-balancing term halved per micro-batch).
+    func testAccumulationEqualsOneLargeBatch() throws {
+        let decoder = Decoder(config: model, weights: .random(config: model, seed: 5))
+        var rng = SplitMix64(seed: 21)
+        let tokens = (0..<24).map { _ in Int32(rng.next() % 40) }, targets = (0..<24).map { _ in Int32(rng.next() % 40) }
+        func batch(_ rows: Range<Int>) -> TrainingBatch {
+            TrainingBatch(tokens: Array(tokens[rows.lowerBound * 6..<rows.upperBound * 6]), targets: Array(targets[rows.lowerBound * 6..<rows.upperBound * 6]),
+                          keyMask: nil, batch: rows.count, seqLen: 6)
+        }
+        var grads: [[Float]] = []
+        for split in [[0..<4], [0..<2, 2..<4]] {
+            let a = try adapters { $0.method = .effilora; $0.experts = 2 }
+            let pass = TrainingPass(decoder: decoder)
+            for p in a.parameters where p.trainable { p.gradient.zero() }
+            for rows in split { pass.run(batch(rows), adapter: a, lossScale: 1 / 24) }
+            grads.append(a.parameters.flatMap { $0.trainable ? $0.gradient.array : [] })
+        }
+        for (x, y) in zip(grads[0], grads[1]) { XCTAssertEqual(x, y, accuracy: 1e-5 + 1e-4 * abs(x)) }
     }
 
     /// Checkpointing recomputes the forward in the backward; the gradients must be the same.

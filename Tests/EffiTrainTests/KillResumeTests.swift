@@ -40,7 +40,8 @@ final class KillResumeTests: XCTestCase {
         try lines.prefix(4).joined(separator: "\n").write(toFile: base + "/data/valid.jsonl", atomically: true, encoding: .utf8)
         let common = ["train", "--model", PinnedFiles.smolLM2, "--data", base + "/data", "--iters", "10", "--batch-size", "2",
                       "--num-layers", "2", "--max-seq-length", "32", "--save-every", "2", "--steps-per-eval", "5",
-                      "--learning-rate", "1e-3", "--dropout", "0.1", "--experts", "2"]
+                      "--learning-rate", "1e-3", "--dropout", "0.1", "--experts", "2", "--balance", "0.01",
+                      "--grad-accumulation", "2"]
         let straight = try launch(common + ["--output", base + "/straight"])
         straight.waitUntilExit()
         XCTAssertEqual(straight.terminationStatus, 0)
