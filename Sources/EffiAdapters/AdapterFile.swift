@@ -17,6 +17,9 @@ public enum AdapterFile {
         /// FNV-1a of the bits of the parameters rebuilt from the seed (LoRA-FA's A, VeRA's A and B):
         /// a platform whose random draws differ is detected on load.
         var regeneratedChecksum: UInt64?
+        /// The Reducer's outcome: each layer's mode, and its last importance scores.
+        var layerModes: [LayerMode]?
+        var layerScores: [Double?]?
     }
 
     static func regeneratedChecksum(_ adapters: Adapters) -> UInt64? {
@@ -36,16 +39,18 @@ public enum AdapterFile {
     }
 
     /// Writes the folder (each file to a temporary name, then renamed into place).
-    public static func save(_ adapters: Adapters, to folder: String) throws {
+    public static func save(_ adapters: Adapters, to folder: String, layerScores: [Double?]? = nil) throws {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let stored = adapters.parameters.filter { !$0.regenerable }
+        let stored = adapters.liveParameters.filter { !$0.regenerable }
         var writer = SafetensorsWriter(metadata: ["format": "effilora-adapter"])
         for p in stored { writer.add(p.name, p.value, as: .f32) }
         try writer.write(to: (folder as NSString).appendingPathComponent(weightsName))
         let header = Header(adapter: adapters.config, model: ModelShape(adapters.modelConfig),
                             parameters: ["stored": stored.reduce(0) { $0 + $1.value.count },
                                          "trainable": adapters.parameters.filter(\.trainable).reduce(0) { $0 + $1.value.count }],
-                            regeneratedChecksum: regeneratedChecksum(adapters))
+                            regeneratedChecksum: regeneratedChecksum(adapters),
+                            layerModes: adapters.layerModes.contains { $0 != .active } ? adapters.layerModes : nil,
+                            layerScores: layerScores)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try writeAtomically(try encoder.encode(header), to: (folder as NSString).appendingPathComponent(configName))
@@ -66,10 +71,14 @@ public enum AdapterFile {
         guard header.regeneratedChecksum == regeneratedChecksum(adapters) else {
             throw FormatError(configPath, "the frozen matrices rebuilt from the seed differ from the ones it was trained with (another platform's random draws?)")
         }
+        if let modes = header.layerModes {
+            guard modes.count == model.layers else { throw FormatError(configPath, "layerModes has \(modes.count) entries for \(model.layers) layers") }
+            for (layer, mode) in modes.enumerated() { adapters.setMode(mode, layer: layer) }
+        }
         let weightsPath = (folder as NSString).appendingPathComponent(weightsName)
         let file = try SafetensorsFile(path: weightsPath)
         var unused = Set(file.names)
-        for p in adapters.parameters where !p.regenerable {
+        for p in adapters.liveParameters where !p.regenerable {
             guard let info = file.info(p.name) else { throw FormatError(weightsPath, "tensor \(p.name) is missing") }
             guard info.shape == p.value.shape else { throw FormatError(weightsPath, "tensor \(p.name) has shape \(info.shape), expected \(p.value.shape)") }
             try file.readFloats(p.name, into: p.value.data, count: p.value.count)

@@ -59,11 +59,25 @@ public final class Adapters: DecoderAdapter {
     /// groups[layer][input]
     var groups: [[SiteInput: InputGroup]]
 
+    // MARK: Reducer state (see Adapters+Reducer.swift)
+    /// Per layer: whether its branches train, are frozen (forward only) or dropped (removed).
+    public internal(set) var layerModes: [LayerMode]
+    /// A layer whose branches the forward leaves out (suppression probes).
+    public var suppressedLayer: Int?
+    /// The shared A's gradient from every non-dropped layer (`a_grad: all`) instead of only the
+    /// active ones; then the backward runs to the lowest adapted layer.
+    public var sharedGradientFromAllLayers = false
+    /// Makes the backward reach the lowest non-dropped layer (Taylor refresh passes).
+    public var fullDepthBackward = false
+    /// When set, the backward adds Σ_sites ⟨∂L/∂y, Δy⟩ of each layer (Δy: the branch's output) here.
+    public var branchGradientDot: [Double]?
+
     public init(config: AdapterConfig, model: ModelConfig) throws {
         try config.validate(for: model)
         self.config = config
         modelConfig = model
         groups = Array(repeating: [:], count: model.layers)
+        layerModes = Array(repeating: .active, count: model.layers)
         build()
     }
 
@@ -149,7 +163,10 @@ public final class Adapters: DecoderAdapter {
     // MARK: - DecoderAdapter
 
     public var lowestLayerNeedingGradients: Int? {
-        groups.indices.first { l in
+        if fullDepthBackward || sharedGradientFromAllLayers {
+            if let l = groups.indices.first(where: { !groups[$0].isEmpty && layerModes[$0] != .dropped }) { return l }
+        }
+        return groups.indices.first { l in
             groups[l].values.contains { g in
                 g.routers.contains { $0.parameter.trainable } || g.projections.contains { $0.trainable && !$0.name.hasPrefix("A.") }
                     || g.sites.contains { s in s.heads.contains(where: \.trainable) || s.veraIn?.trainable == true || s.veraOut?.trainable == true }
@@ -158,7 +175,7 @@ public final class Adapters: DecoderAdapter {
     }
 
     public func forward(layer: Int, input: SiteInput, x: Tensor, outputs: [Site: Tensor]) {
-        guard let g = groups[layer][input] else { return }
+        guard let g = groups[layer][input], layerModes[layer] != .dropped, suppressedLayer != layer else { return }
         let n = x.rows, r = config.rank, s = config.scale
         let xd = dropout(g, x)?.x ?? x
         if g.u.count != g.projections.count || g.u.first?.rows != n {
@@ -192,7 +209,10 @@ public final class Adapters: DecoderAdapter {
     }
 
     public func backward(layer: Int, input: SiteInput, x: Tensor, outputGradients: [Site: Tensor], dx: Tensor) {
-        guard let g = groups[layer][input] else { return }
+        guard let g = groups[layer][input], layerModes[layer] != .dropped else { return }
+        // The shared A learns from active layers only, unless a_grad: all.
+        let sharedLearns = layerModes[layer] == .active || sharedGradientFromAllLayers
+        var branchDot = 0.0
         let n = x.rows, r = config.rank, s = config.scale
         let du = g.projections.map { _ in Tensor(shape: [n, r]) }
         let dw = g.routers.map { Tensor(shape: [n, $0.parameter.value.rows]) }
@@ -210,18 +230,28 @@ public final class Adapters: DecoderAdapter {
                 MatMul.nn(dp, B, into: dt)
                 if d.trainable { addColumnSums(dt, times: u, into: d.gradient) }
                 addScaledColumns(dt, d.value, into: du[site.projection])
+                if branchGradientDot != nil { branchDot += dot(dp, p) }  // ⟨dy, b ∘ p⟩
             } else if let router = site.router {
                 let z = Tensor(shape: [n, r]), dz = Tensor(shape: [n, r]), w = g.weights[router]
                 for (e, head) in site.heads.enumerated() {
                     scaleRows(u, by: w, column: e, into: z)
                     if head.trainable { MatMul.tn(dy, z, into: head.gradient, alpha: s, accumulate: true) }
                     MatMul.nn(dy, head.value, into: dz, alpha: s)
+                    if branchGradientDot != nil { branchDot += dot(dz, z) }  // ⟨dy, s B_e z_e⟩
                     // du += w_e ∘ dz;  dw[:, e] += ⟨dz_t, u_t⟩
                     Router.accumulateExpertGradient(dz: dz, u: u, weights: w, expert: e, du: du[site.projection], dWeights: dw[router])
                 }
             } else {
                 if site.heads[0].trainable { MatMul.tn(dy, u, into: site.heads[0].gradient, alpha: s, accumulate: true) }
-                MatMul.nn(dy, site.heads[0].value, into: du[site.projection], alpha: s, accumulate: true)
+                if branchGradientDot != nil {
+                    // ⟨dy, s B u⟩ = ⟨s dy B, u⟩, from the product du needs anyway.
+                    let part = Tensor(shape: [n, r])
+                    MatMul.nn(dy, site.heads[0].value, into: part, alpha: s)
+                    branchDot += dot(part, u)
+                    for i in 0..<part.count { du[site.projection][i] += part[i] }
+                } else {
+                    MatMul.nn(dy, site.heads[0].value, into: du[site.projection], alpha: s, accumulate: true)
+                }
             }
         }
         for (j, router) in g.routers.enumerated() {
@@ -230,10 +260,12 @@ public final class Adapters: DecoderAdapter {
             }
             Router.backward(x: x, router: router.parameter, weights: g.weights[j], dWeights: dw[j], dx: dx)
         }
+        branchGradientDot?[layer] += branchDot
         // The dropout mask is drawn again (the same draw) rather than kept from the forward.
         let dropped = dropout(g, x)
         for (i, a) in g.projections.enumerated() {
-            if a.trainable { MatMul.tn(du[i], dropped?.x ?? x, into: a.gradient, accumulate: true) }
+            let learns = a.trainable && (sharedLearns || !a.name.hasPrefix("A."))
+            if learns { MatMul.tn(du[i], dropped?.x ?? x, into: a.gradient, accumulate: true) }
             if let mask = dropped?.mask {
                 let dxd = Tensor(shape: x.shape)
                 MatMul.nn(du[i], a.value, into: dxd)
@@ -268,6 +300,13 @@ public final class Adapters: DecoderAdapter {
         MatMul.nt(t, B, into: p)
         return p
     }
+}
+
+/// Σ_i a[i] · b[i], accumulated in Double.
+func dot(_ a: Tensor, _ b: Tensor) -> Double {
+    var sum = 0.0
+    for i in 0..<a.count { sum += Double(a[i]) * Double(b[i]) }
+    return sum
 }
 
 /// out[t, j] = a[t, j] · v[j].

@@ -4,7 +4,8 @@ import EffiModel
 public struct ParameterReport: Codable, Sendable {
     public let method: String
     public let trainable: Int
-    /// Frozen adapter parameters (LoRA-FA's A, VeRA's matrices).
+    /// Frozen adapter parameters (LoRA-FA's A, VeRA's matrices, B's the Reducer froze); dropped
+    /// layers' parameters are not counted at all.
     public let frozenAdapter: Int
     /// Trainable parameters shared across layers (EffiLoRA's A's) and those of single layers.
     public let shared: Int
@@ -19,9 +20,10 @@ public struct ParameterReport: Codable, Sendable {
     public init(adapters: Adapters, base c: ModelConfig) {
         let a = adapters.config
         method = a.method.rawValue
-        trainable = adapters.parameters.filter(\.trainable).reduce(0) { $0 + $1.value.count }
-        frozenAdapter = adapters.parameters.filter { !$0.trainable }.reduce(0) { $0 + $1.value.count }
-        shared = adapters.parameters.filter { $0.trainable && !$0.name.hasPrefix("layers.") }.reduce(0) { $0 + $1.value.count }
+        let live = adapters.liveParameters
+        trainable = live.filter(\.trainable).reduce(0) { $0 + $1.value.count }
+        frozenAdapter = live.filter { !$0.trainable }.reduce(0) { $0 + $1.value.count }
+        shared = live.filter { $0.trainable && !$0.name.hasPrefix("layers.") }.reduce(0) { $0 + $1.value.count }
         perLayer = trainable - shared
         let d = c.modelWidth
         base = c.vocabulary * d * (c.tiedOutput ? 1 : 2) + d

@@ -17,6 +17,10 @@ public enum Checkpoint {
         /// tokens and prompt lengths); a resume on other data is refused.
         public var trainingExamples: Int
         public var trainingDataHash: UInt64
+        /// The Reducer's options and state, and the layers' modes (nil without the Reducer).
+        public var reducerOptions: ReducerOptions?
+        public var reducer: ReducerState?
+        public var layerModes: [LayerMode]?
     }
 
     /// The run folder of a checkpoint folder (`<run>/checkpoints/step-N`), or `path` itself.
@@ -71,6 +75,9 @@ public enum Checkpoint {
         return (dir as NSString).appendingPathComponent(newest)
     }
 
+    /// l of a `layers.{l}.…` parameter name.
+    static func layerIndex(_ name: String) -> Int { Int(name.split(separator: ".")[1])! }
+
     /// Loads a checkpoint into adapters and optimizer built with the same configuration.
     public static func load(_ checkpoint: String, into adapters: Adapters, optimizer: AdamW) throws -> State {
         let statePath = (checkpoint as NSString).appendingPathComponent("state.json")
@@ -79,7 +86,10 @@ public enum Checkpoint {
         do { state = try JSONDecoder().decode(State.self, from: data) } catch { throw FormatError(statePath, "is not a checkpoint state: \(error)") }
         let saved = try AdapterFile.load(from: checkpoint, model: adapters.modelConfig)
         guard saved.config == adapters.config else { throw FormatError(checkpoint, "was written for other adapter options than this run's") }
-        for (p, q) in zip(adapters.parameters, saved.parameters) { p.value.copy(from: q.value) }
+        for (layer, mode) in saved.layerModes.enumerated() { adapters.setMode(mode, layer: layer) }
+        for (p, q) in zip(adapters.parameters, saved.parameters) where !q.name.hasPrefix("layers.") || saved.layerModes[layerIndex(q.name)] != .dropped {
+            p.value.copy(from: q.value)
+        }
         let file = try SafetensorsFile(path: (checkpoint as NSString).appendingPathComponent("optimizer.safetensors"))
         var moments: [String: (m: Tensor, v: Tensor)] = [:]
         for p in adapters.parameters where p.trainable && file.info("m." + p.name) != nil {

@@ -17,6 +17,9 @@ public struct StepMetrics: Codable, Sendable {
     public var validationLoss: Double?
     /// Router health since the previous report (multi-B adapters, at validation steps).
     public var routers: [String: RouterSummary]?
+    /// With the Reducer: the number of trainable layers, and each scoring round's outcome.
+    public var activeLayers: Int?
+    public var reducer: ReducerRound?
 }
 
 /// Per router: each expert's mean weight, the fraction of tokens whose top weight is > 0.95, and
@@ -64,7 +67,10 @@ public final class Trainer {
     /// The batches of the epoch in progress (an epoch's order is computed once).
     private var epochBatches: (epoch: Int, batches: [[Int]])?
 
-    public init(decoder: Decoder, adapters: Adapters, options: TrainingOptions, train: [Example], validation: [Example]?, output: String) {
+    public let reducer: Reducer?
+
+    public init(decoder: Decoder, adapters: Adapters, options: TrainingOptions, train: [Example], validation: [Example]?,
+                output: String, reducer reducerOptions: ReducerOptions? = nil) {
         self.decoder = decoder
         self.adapters = adapters
         self.options = options
@@ -74,12 +80,23 @@ public final class Trainer {
         optimizer = AdamW(options: options.adam)
         pass = TrainingPass(decoder: decoder, checkpointing: options.gradientCheckpointing)
         schedule = LearningRateSchedule(kind: options.schedule, peak: options.learningRate, warmup: options.warmup, total: options.iterations)
+        reducer = reducerOptions.map { r in
+            // The held-out scoring batch: `r.batch` validation examples, chosen once by the seed.
+            let pool = validation ?? train
+            var rng = SplitMix64(seed: options.seed &+ 0xBEEF)
+            let picked = Array(pool.indices.shuffled(using: &rng).prefix(r.batch))
+            return Reducer(options: r, adapters: adapters, heldOut: Batcher(examples: pool, batchSize: r.batch, seed: 0).makeBatch(picked),
+                           seed: options.seed)
+        }
     }
 
     /// Continues from a checkpoint of a run with the same options; metrics lines after it are dropped.
     public func resume(from path: String) throws {
         let checkpoint = try Checkpoint.latest(in: path)
         let state = try Checkpoint.load(checkpoint, into: adapters, optimizer: optimizer)
+        guard state.reducerOptions == reducer?.options else {
+            throw FormatError(checkpoint, "was written with other Reducer options; resume with the same ones")
+        }
         guard state.options == options else {
             throw FormatError(checkpoint, "was written by a run with other training options; resume with the same ones")
         }
@@ -87,6 +104,12 @@ public final class Trainer {
             throw FormatError(checkpoint, "was written for other training data (\(state.trainingExamples) examples then, \(train.examples.count) now, or other tokens); resume on the same data and model")
         }
         step = state.step
+        if let reducer {
+            guard let saved = state.reducer, let modes = state.layerModes else {
+                throw FormatError(checkpoint, "was written by a run without the Reducer")
+            }
+            reducer.restore(saved, modes: modes)
+        }
         try MetricsLog(output: output).truncate(afterStep: step)
     }
 
@@ -114,12 +137,16 @@ public final class Trainer {
             if options.saveEvery > 0 && step % options.saveEvery == 0 || step == options.iterations { try saveCheckpoint() }
             progress(metrics)
         }
-        if step == options.iterations { try AdapterFile.save(adapters, to: (output as NSString).appendingPathComponent("adapter")) }
+        if step == options.iterations {
+            try AdapterFile.save(adapters, to: (output as NSString).appendingPathComponent("adapter"), layerScores: reducer?.state.scores)
+        }
     }
 
     public func saveCheckpoint() throws {
         let state = Checkpoint.State(step: step, optimizerSteps: optimizer.steps, options: options, adapter: adapters.config,
-                                     trainingExamples: train.examples.count, trainingDataHash: trainingDataHash)
+                                     trainingExamples: train.examples.count, trainingDataHash: trainingDataHash,
+                                     reducerOptions: reducer?.options, reducer: reducer?.state,
+                                     layerModes: reducer == nil ? nil : adapters.layerModes)
         try Checkpoint.save(output: output, state: state, adapters: adapters, optimizer: optimizer)
     }
 
@@ -143,7 +170,9 @@ public final class Trainer {
         var nll = 0.0, auxiliary = 0.0
         for (i, batch) in batches.enumerated() {
             adapters.microBatch = step * accumulation + i
+            reducer?.beginBackward()
             nll += pass.run(batch, adapter: adapters, lossScale: 1 / Float(max(targets, 1))).nllSum
+            reducer?.endBackward()
             if let layer = pass.firstNonFiniteLayer {
                 throw TrainingError(description: "step \(step + 1): a NaN or infinity appeared in the output of layer \(layer)")
             }
@@ -170,8 +199,13 @@ public final class Trainer {
         optimizer.step(adapters.parameters, learningRate: lr)
         step += 1
         let tokens = batches.reduce(0) { $0 + ($1.keyMask?.filter { $0 }.count ?? $1.tokens.count) }
-        return StepMetrics(step: step, loss: loss, learningRate: lr, gradientNorm: norm, tokens: tokens, targets: targets,
-                           seconds: monotonicSeconds() - start, validationLoss: nil)
+        var metrics = StepMetrics(step: step, loss: loss, learningRate: lr, gradientNorm: norm, tokens: tokens, targets: targets,
+                                  seconds: monotonicSeconds() - start, validationLoss: nil)
+        if let reducer {
+            if reducer.isRoundDue(afterStep: step) { metrics.reducer = reducer.round(pass: pass) }
+            metrics.activeLayers = adapters.adaptedLayers.filter { adapters.layerModes[$0] == .active }.count
+        }
+        return metrics
     }
 
     /// Mean next-token NLL over the validation batches (all, or the first `validationBatches`).

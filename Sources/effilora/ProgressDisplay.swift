@@ -27,6 +27,7 @@ struct ProgressDisplay {
         let eta = elapsed / Double(m.step - startStep) * Double(total - m.step)
         var line = String(format: "step %d/%d  loss %.4f  lr %.2e  |g| %.3f  %.0f tok/s  %.2f s/step  ETA %@",
                           m.step, total, m.loss, m.learningRate, m.gradientNorm, rate, m.seconds, Self.duration(eta))
+        if let active = m.activeLayers { line += "  active \(active)" }
         if let v = m.validationLoss { line += String(format: "  val %.4f", v) }
         if let routers = m.routers {
             let collapsed = routers.values.filter(\.collapsed).count
@@ -42,6 +43,8 @@ struct ProgressDisplay {
             emit(line)
         }
     }
+
+    var elapsed: Double { monotonicSeconds() - started }
 
     func finish() { if interactive { FileHandle.standardError.write(Data("\n".utf8)) } }
 

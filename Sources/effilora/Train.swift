@@ -37,6 +37,17 @@ struct Train: ParsableCommand {
     @Option(help: "Experts kept per token by the topk router.") var topK = 1
     @Option(help: "Load-balancing loss coefficient.") var balance: Float = 0
 
+    // Reducer (on when --reducer-keep is given)
+    @Option(help: "Reducer: layers kept trainable, a count (≥ 1) or a fraction of the adapted layers (off when absent).") var reducerKeep: Double?
+    @Option(help: "Reducer importance: taylor | suppression | random.") var reducerImportance = ReducerOptions.Importance.taylor
+    @Option(help: "Reducer: score every N steps.") var reducerEvery = 50
+    @Option(help: "Reducer: first scoring after this many steps.") var reducerWarmup = 10
+    @Option(help: "Reducer: validation examples in the held-out scoring batch.") var reducerBatch = 8
+    @Option(help: "Reducer: layers probed per suppression round (0: all).") var reducerSampleLayers = 0
+    @Option(help: "Reducer: weight of the previous scores in their moving average.") var reducerEma = 0.5
+    @Option(help: "Reducer: freeze (keep the forward) | drop (remove) the other layers' branches.") var reducerMode = ReducerOptions.Mode.freeze
+    @Option(help: "Reducer: the shared A learns from active layers only (the backward stops at the lowest) or from all.") var reducerAGrad = ReducerOptions.SharedGradient.active
+
     // Training
     @Option(help: "Optimiser steps.") var iters = 1000
     @Option(help: "Examples per micro-batch.") var batchSize = 4
@@ -73,6 +84,15 @@ struct Train: ParsableCommand {
         return c
     }
 
+    var reducerOptions: ReducerOptions? {
+        guard let reducerKeep else { return nil }
+        var r = ReducerOptions()
+        r.keep = reducerKeep; r.importance = reducerImportance; r.every = reducerEvery; r.warmup = reducerWarmup
+        r.batch = reducerBatch; r.sampleLayers = reducerSampleLayers; r.ema = reducerEma; r.mode = reducerMode
+        r.sharedGradient = reducerAGrad
+        return r
+    }
+
     var trainingOptions: TrainingOptions {
         var o = TrainingOptions()
         o.iterations = iters; o.batchSize = batchSize; o.gradientAccumulation = gradAccumulation
@@ -86,6 +106,12 @@ struct Train: ParsableCommand {
     func validate() throws {
         guard iters > 0, batchSize > 0, gradAccumulation > 0, maxSeqLength > 1 else {
             throw ValidationError("--iters, --batch-size, --grad-accumulation must be positive and --max-seq-length > 1")
+        }
+        if let keep = reducerKeep {
+            guard keep > 0, keep < 1 || keep == keep.rounded() else { throw ValidationError("--reducer-keep is a count (1, 2, …) or a fraction in (0, 1)") }
+            guard reducerEvery > 0, reducerWarmup >= 0, reducerBatch > 0, (0..<1).contains(reducerEma) else {
+                throw ValidationError("--reducer-every and --reducer-batch must be positive, --reducer-ema in [0, 1)")
+            }
         }
     }
 
@@ -111,7 +137,7 @@ struct Train: ParsableCommand {
                   + (d.skipped.isEmpty ? "" : ", \(d.skipped.count) bad lines skipped (first: \(d.skipped[0]))"))
         }
         let trainer = Trainer(decoder: lm.decoder, adapters: adapters, options: trainingOptions, train: train.examples,
-                              validation: valid?.examples, output: resume.map(Checkpoint.runFolder) ?? output)
+                              validation: valid?.examples, output: resume.map(Checkpoint.runFolder) ?? output, reducer: reducerOptions)
         if let resume {
             try trainer.resume(from: resume)
             emit("resumed from step \(trainer.step) in \(resume)")
@@ -123,19 +149,25 @@ struct Train: ParsableCommand {
             progress.update(metrics)
         }
         progress.finish()
+        if let reducer = trainer.reducer {
+            let total = progress.elapsed
+            emit(String(format: "reducer: %d rounds, %.1f s scoring = %.1f%% of the run's %.1f s; active layers %@", reducer.state.rounds,
+                        reducer.state.overheadSeconds, 100 * reducer.state.overheadSeconds / max(total, 1e-9), total,
+                        trainer.adapters.adaptedLayers.filter { trainer.adapters.layerModes[$0] == .active }.map(String.init).joined(separator: ",")))
+        }
         emit("adapter: \((trainer.output as NSString).appendingPathComponent("adapter"))")
     }
 
     private func writeRunDescription(trainer: Trainer, report: ParameterReport, datasets: [DatasetReport]) throws {
         struct Run: Encodable {
             let model: String, data: String, adapter: AdapterConfig, training: TrainingOptions
-            let parameters: ParameterReport, datasets: [DatasetReport]
+            let parameters: ParameterReport, datasets: [DatasetReport], reducer: ReducerOptions?
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try FileManager.default.createDirectory(atPath: trainer.output, withIntermediateDirectories: true)
         try writeAtomically(try encoder.encode(Run(model: model, data: data, adapter: trainer.adapters.config, training: trainer.options,
-                                                   parameters: report, datasets: datasets)),
+                                                   parameters: report, datasets: datasets, reducer: trainer.reducer?.options)),
                             to: (trainer.output as NSString).appendingPathComponent("run.json"))
     }
 }
@@ -145,3 +177,7 @@ extension AdapterConfig.Initialisation: ExpressibleByArgument {}
 extension AdapterConfig.Share: ExpressibleByArgument {}
 extension AdapterConfig.RouterKind: ExpressibleByArgument {}
 extension LearningRateSchedule.Kind: ExpressibleByArgument {}
+
+extension ReducerOptions.Importance: ExpressibleByArgument {}
+extension ReducerOptions.Mode: ExpressibleByArgument {}
+extension ReducerOptions.SharedGradient: ExpressibleByArgument {}

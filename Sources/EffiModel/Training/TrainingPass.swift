@@ -75,6 +75,21 @@ public final class TrainingPass {
         return result
     }
 
+    /// The loss of the last batch `run` saw, recomputed from layer `layer` upward (the layers
+    /// below, and their saved inputs, are reused): for probes that change only layers ≥ `layer`.
+    /// Probing several layers in descending order keeps every later probe's input intact.
+    public func lossFrom(layer: Int, batch: TrainingBatch, adapter: DecoderAdapter?) -> (nllSum: Double, count: Int) {
+        precondition(layerInputs.count == decoder.config.layers && layerInputs[0].rows == batch.batch * batch.seqLen,
+                     "lossFrom needs the forward of the same batch first")
+        let x = scratch!.x
+        x.copy(from: layerInputs[layer])
+        for l in layer..<decoder.config.layers {
+            if l > layer { layerInputs[l].copy(from: x) }
+            layerForward(l, x: x, saved: checkpointing ? saved[0] : saved[l], batch: batch, adapter: adapter)
+        }
+        return head(x: x, targets: batch.targets, lossScale: 0, dx: nil)
+    }
+
     private func allocate(batch: Int, seqLen: Int) {
         let c = decoder.config, n = batch * seqLen, stateRow = Decoder.LayerState.floatsPerRow(c) + c.heads
         if n > capacityRows {

@@ -20,6 +20,8 @@ struct BenchTrain: ParsableCommand {
     @Option(help: "B experts per site (effilora, hydralora).") var experts = 1
     @Option(help: "EffiLoRA's A sharing: input | type | none.") var share = AdapterConfig.Share.input
     @Flag(help: "Recompute each layer's forward in the backward.") var gradCheckpoint = false
+    @Option(help: "Reducer: keep this many (≥ 1) or this fraction of the layers trainable. Random data give no meaningful scores, so the benchmark fixes the active set to the top layers.") var reducerKeep: Double?
+    @Option(help: "Reducer: freeze | drop the other layers' branches.") var reducerMode = ReducerOptions.Mode.freeze
     @Option(help: "Timed steps (after one warm-up).") var steps = 3
     @Flag(help: "Print JSON.") var json = false
 
@@ -38,11 +40,13 @@ struct BenchTrain: ParsableCommand {
         let fractionOfLimit: Double
         let peakResidentMiB: Double
         let gradientCheckpointing: Bool
-        let method_ = "median of timed steps (forward, loss, backward, AdamW) after one warm-up; FLOPs = 4 · linear weights per token + attention (forward 4·T·d, backward 8·T·d per layer) ; limit = sgemm at the FFN shape"
+        let activeLayers: [Int]
+        let backwardStopsAtLayer: Int?
+        let method_ = "median of timed steps (forward, loss, backward, AdamW) after one warm-up; FLOPs per token: forward 2 · linear weights + 4·T·d per layer; backward 2 · head + (2 · layer weights + 8·T·d) per layer it reaches; limit = sgemm at the FFN shape"
         enum CodingKeys: String, CodingKey {
             case benchmark, model, method, batch, seqLen, rank, trainableParameters, tokensPerSecond, secondsPerStep
             case adapterSecondsPerStep, adapterFraction, gflopPerStep, achievedGFLOPS, sgemmLimitGFLOPS, fractionOfLimit
-            case peakResidentMiB, gradientCheckpointing, method_ = "measurement"
+            case peakResidentMiB, gradientCheckpointing, activeLayers, backwardStopsAtLayer, method_ = "measurement"
         }
     }
 
@@ -58,6 +62,13 @@ struct BenchTrain: ParsableCommand {
         a.method = method; a.rank = rank; a.alpha = alpha; a.experts = experts; a.share = share
         a.targets = try AdapterConfig.parseTargets(targets)
         let adapters = try Adapters(config: a, model: c)
+        var activeLayers = adapters.adaptedLayers
+        if let reducerKeep {
+            var r = ReducerOptions()
+            r.keep = reducerKeep
+            activeLayers = Array(adapters.adaptedLayers.suffix(r.keptCount(of: adapters.adaptedLayers.count)))
+            for l in adapters.adaptedLayers where !activeLayers.contains(l) { adapters.setMode(reducerMode == .drop ? .dropped : .frozen, layer: l) }
+        }
         let timed = TimedAdapter(adapters)
         var rng = SplitMix64(seed: 1)
         let tokens = (0..<batch * seqLen).map { _ in Int32(rng.next() % UInt64(c.vocabulary)) }
@@ -77,18 +88,25 @@ struct BenchTrain: ParsableCommand {
             if i > 0 { samples.append((monotonicSeconds() - start, timed.seconds)) }
         }
         let seconds = median(samples.map(\.total)), adapterSeconds = median(samples.map(\.adapter))
+        // Forward: 2 · linear weights + attention 4·T·d per layer; backward (input gradients only):
+        // the head and the layers from the lowest trainable one up, 2 · weights + attention 8·T·d each.
         let n = Double(batch * seqLen), d = Double(c.modelWidth), t = Double(seqLen), L = Double(c.layers)
-        let gflop = (n * 4 * Double(c.linearParameterCount) + n * L * 12 * t * d) / 1e9
+        let head = Double(c.vocabulary * c.modelWidth), perLayer = (Double(c.linearParameterCount) - head) / L
+        let backwardLayers = Double(c.layers - (adapters.lowestLayerNeedingGradients ?? c.layers))
+        let gflop = n * (2 * Double(c.linearParameterCount) + L * 4 * t * d
+                         + 2 * head + backwardLayers * (2 * perLayer + 8 * t * d)) / 1e9
         let limit = sgemmLimit(m: batch * seqLen, n: c.ffnWidth, k: c.modelWidth)
         let report = Report(model: model, method: method.rawValue, batch: batch, seqLen: seqLen, rank: rank,
-                            trainableParameters: adapters.parameters.filter(\.trainable).reduce(0) { $0 + $1.value.count },
+                            trainableParameters: adapters.liveParameters.filter(\.trainable).reduce(0) { $0 + $1.value.count },
                             tokensPerSecond: n / seconds, secondsPerStep: seconds, adapterSecondsPerStep: adapterSeconds,
                             adapterFraction: adapterSeconds / seconds, gflopPerStep: gflop, achievedGFLOPS: gflop / seconds,
                             sgemmLimitGFLOPS: limit, fractionOfLimit: gflop / seconds / limit,
-                            peakResidentMiB: Double(peakResidentBytes()) / 1_048_576, gradientCheckpointing: gradCheckpoint)
+                            peakResidentMiB: Double(peakResidentBytes()) / 1_048_576, gradientCheckpointing: gradCheckpoint,
+                            activeLayers: activeLayers, backwardStopsAtLayer: adapters.lowestLayerNeedingGradients)
         if json {
             try printJSON(report)
         } else {
+            if reducerKeep != nil { print("reducer: active layers fixed to \(activeLayers.map(String.init).joined(separator: ",")) (\(reducerMode.rawValue) the others); the backward stops at layer \(adapters.lowestLayerNeedingGradients.map(String.init) ?? "-")") }
             print(String(format: "train %@ %d×%d r%d: %.0f tokens/s, %.2f s/step (adapters %.3f s = %.1f%%), %.0f GFLOP/s = %.0f%% of %.0f; %d trainable; peak RSS %.0f MiB",
                          method.rawValue, batch, seqLen, rank, report.tokensPerSecond, seconds, adapterSeconds, 100 * report.adapterFraction,
                          report.achievedGFLOPS, 100 * report.fractionOfLimit, limit, report.trainableParameters, report.peakResidentMiB))

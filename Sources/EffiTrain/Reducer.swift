@@ -1,0 +1,174 @@
+import EffiAdapters
+import EffiCore
+import EffiModel
+import Foundation
+
+/// The Reducer's options (DESIGN.md §1): every `every` steps (first at step `warmup`), score
+/// each adapted layer's importance and keep the `keep` best trainable.
+public struct ReducerOptions: Codable, Sendable, Equatable {
+    public enum Importance: String, Codable, Sendable, CaseIterable {
+        /// score_l = loss(layer l's branches suppressed) − loss(all), on a fixed held-out batch.
+        case suppression
+        /// score_l ≈ −Σ_sites ⟨∂L/∂y, Δy⟩, from the training backward (and one full-depth
+        /// refresh per round for the layers the truncated backward no longer reaches).
+        case taylor
+        /// A seeded random ranking: the control.
+        case random
+    }
+    public enum Mode: String, Codable, Sendable, CaseIterable { case freeze, drop }
+    public enum SharedGradient: String, Codable, Sendable, CaseIterable { case active, all }
+
+    /// Layers kept trainable: a count (≥ 1) or a fraction of the adapted layers (rounded up).
+    public var keep: Double = 0.25
+    public var importance: Importance = .taylor
+    public var every = 50
+    public var warmup = 10
+    /// Examples of the validation data in the held-out scoring batch.
+    public var batch = 8
+    /// Layers probed per suppression round (0: all; else a seeded random subset).
+    public var sampleLayers = 0
+    /// Weight of the previous scores in the moving average: ema ← ema·old + (1 − ema)·new.
+    public var ema = 0.5
+    public var mode: Mode = .freeze
+    public var sharedGradient: SharedGradient = .active
+
+    public init() {}
+
+    public func keptCount(of layers: Int) -> Int {
+        keep >= 1 ? min(layers, Int(keep)) : max(1, Int((keep * Double(layers)).rounded(.up)))
+    }
+}
+
+/// What the Reducer carries between rounds; saved in checkpoints.
+public struct ReducerState: Codable, Sendable, Equatable {
+    /// Smoothed scores per layer (nil: not scored yet or not adapted).
+    public var scores: [Double?]
+    /// Σ ⟨∂L/∂y, Δy⟩ per layer from the training backward since the last round, and the number
+    /// of micro-batches that reached each layer.
+    public var taylorSums: [Double]
+    public var taylorCounts: [Int]
+    public var rounds = 0
+    public var overheadSeconds = 0.0
+}
+
+/// One scoring round's outcome, for metrics.jsonl.
+public struct ReducerRound: Codable, Sendable {
+    public var scores: [Double?]
+    public var active: [Int]
+    public var seconds: Double
+}
+
+public final class Reducer {
+    public let options: ReducerOptions
+    public private(set) var state: ReducerState
+    let adapters: Adapters
+    let heldOut: TrainingBatch?
+    let seed: UInt64
+
+    /// `heldOut`: the scoring batch (suppression and the Taylor refresh need one).
+    public init(options: ReducerOptions, adapters: Adapters, heldOut: TrainingBatch?, seed: UInt64) {
+        self.options = options
+        self.adapters = adapters
+        self.heldOut = heldOut
+        self.seed = seed
+        let layers = adapters.modelConfig.layers
+        state = ReducerState(scores: Array(repeating: nil, count: layers), taylorSums: Array(repeating: 0, count: layers),
+                             taylorCounts: Array(repeating: 0, count: layers))
+        adapters.sharedGradientFromAllLayers = options.sharedGradient == .all
+    }
+
+    public func restore(_ saved: ReducerState, modes: [LayerMode]) {
+        state = saved
+        for (layer, mode) in modes.enumerated() { adapters.setMode(mode, layer: layer) }
+    }
+
+    public func isRoundDue(afterStep step: Int) -> Bool {
+        step == options.warmup || (step > options.warmup && (step - options.warmup) % options.every == 0)
+    }
+
+    /// Called around each training backward: collects the Taylor terms it produces for free.
+    public func beginBackward() {
+        if options.importance == .taylor { adapters.branchGradientDot = Array(repeating: 0, count: adapters.modelConfig.layers) }
+    }
+
+    public func endBackward() {
+        guard let dots = adapters.branchGradientDot else { return }
+        let lowest = adapters.lowestLayerNeedingGradients ?? adapters.modelConfig.layers
+        for l in lowest..<dots.count where adapters.adaptedLayers.contains(l) {
+            state.taylorSums[l] += dots[l]
+            state.taylorCounts[l] += 1
+        }
+        adapters.branchGradientDot = nil
+    }
+
+    /// Scores the layers, smooths, and keeps the best `keep` trainable.
+    public func round(pass: TrainingPass) -> ReducerRound {
+        let start = monotonicSeconds()
+        let layers = adapters.adaptedLayers.filter { adapters.layerModes[$0] != .dropped }
+        var raw: [Int: Double] = [:]
+        switch options.importance {
+        case .random:
+            var rng = SplitMix64(seed: seed &+ UInt64(state.rounds) &* 0x9E37_79B9)
+            for l in layers { raw[l] = Double(rng.nextFloat(in: 0...1)) }
+        case .suppression:
+            raw = suppressionScores(layers: layers, pass: pass)
+        case .taylor:
+            raw = taylorScores(layers: layers, pass: pass)
+        }
+        for (l, score) in raw {
+            state.scores[l] = state.scores[l].map { options.ema * $0 + (1 - options.ema) * score } ?? score
+        }
+        let ranked = layers.sorted { (state.scores[$0] ?? -.infinity, $0) > (state.scores[$1] ?? -.infinity, $1) }
+        let kept = Set(ranked.prefix(options.keptCount(of: adapters.adaptedLayers.count)))
+        for l in layers { adapters.setMode(kept.contains(l) ? .active : (options.mode == .drop ? .dropped : .frozen), layer: l) }
+        state.rounds += 1
+        let seconds = monotonicSeconds() - start
+        state.overheadSeconds += seconds
+        return ReducerRound(scores: state.scores, active: kept.sorted(), seconds: seconds)
+    }
+
+    /// score_l = loss(l suppressed) − loss(all) on the held-out batch; probes reuse the baseline
+    /// forward below l and go from the top layer down.
+    func suppressionScores(layers: [Int], pass: TrainingPass) -> [Int: Double] {
+        guard let batch = heldOut else { return [:] }
+        var probed = layers
+        if options.sampleLayers > 0 && options.sampleLayers < layers.count {
+            var rng = SplitMix64(seed: seed &+ 0x5EED &+ UInt64(state.rounds))
+            probed = Array(layers.shuffled(using: &rng).prefix(options.sampleLayers))
+        }
+        let training = adapters.training
+        adapters.training = false
+        defer { adapters.training = training; adapters.suppressedLayer = nil }
+        let base = pass.run(batch, adapter: adapters, lossScale: 0, backward: false)
+        let baseLoss = base.nllSum / Double(max(base.count, 1))
+        var scores: [Int: Double] = [:]
+        for l in probed.sorted(by: >) {
+            adapters.suppressedLayer = l
+            let probe = pass.lossFrom(layer: l, batch: batch, adapter: adapters)
+            scores[l] = probe.nllSum / Double(max(probe.count, 1)) - baseLoss
+        }
+        return scores
+    }
+
+    /// −mean ⟨∂L/∂y, Δy⟩ per layer from the training backward since the last round; layers it did
+    /// not reach are refreshed by one full-depth backward on the held-out batch.
+    func taylorScores(layers: [Int], pass: TrainingPass) -> [Int: Double] {
+        var scores: [Int: Double] = [:]
+        let missing = layers.filter { state.taylorCounts[$0] == 0 }
+        if !missing.isEmpty, let batch = heldOut {
+            let saved = adapters.parameters.filter(\.trainable).map { $0.gradient.clone() }
+            adapters.fullDepthBackward = true
+            adapters.branchGradientDot = Array(repeating: 0, count: adapters.modelConfig.layers)
+            pass.run(batch, adapter: adapters, lossScale: 1 / Float(max(batch.targetCount, 1)))
+            for l in missing { scores[l] = -adapters.branchGradientDot![l] }
+            adapters.branchGradientDot = nil
+            adapters.fullDepthBackward = false
+            for (p, g) in zip(adapters.parameters.filter(\.trainable), saved) { p.gradient.copy(from: g) }
+        }
+        for l in layers where state.taylorCounts[l] > 0 {
+            scores[l] = -state.taylorSums[l] / Double(state.taylorCounts[l])
+        }
+        for l in layers { state.taylorSums[l] = 0; state.taylorCounts[l] = 0 }
+        return scores
+    }
+}
