@@ -129,7 +129,7 @@ public final class Reducer {
 
     /// score_l = loss(l suppressed) − loss(all) on the held-out batch; probes reuse the baseline
     /// forward below l and go from the top layer down.
-    func suppressionScores(layers: [Int], pass: TrainingPass) -> [Int: Double] {
+    public func suppressionScores(layers: [Int], pass: TrainingPass) -> [Int: Double] {
         guard let batch = heldOut else { return [:] }
         var probed = layers
         if options.sampleLayers > 0 && options.sampleLayers < layers.count {
@@ -152,9 +152,9 @@ public final class Reducer {
 
     /// −mean ⟨∂L/∂y, Δy⟩ per layer from the training backward since the last round; layers it did
     /// not reach are refreshed by one full-depth backward on the held-out batch.
-    func taylorScores(layers: [Int], pass: TrainingPass) -> [Int: Double] {
+    public func taylorScores(layers: [Int], pass: TrainingPass, forceRefresh: Bool = false) -> [Int: Double] {
         var scores: [Int: Double] = [:]
-        let missing = layers.filter { state.taylorCounts[$0] == 0 }
+        let missing = forceRefresh ? layers : layers.filter { state.taylorCounts[$0] == 0 }
         if !missing.isEmpty, let batch = heldOut {
             let saved = adapters.parameters.filter(\.trainable).map { $0.gradient.clone() }
             adapters.fullDepthBackward = true
@@ -165,10 +165,23 @@ public final class Reducer {
             adapters.fullDepthBackward = false
             for (p, g) in zip(adapters.parameters.filter(\.trainable), saved) { p.gradient.copy(from: g) }
         }
-        for l in layers where state.taylorCounts[l] > 0 {
+        for l in layers where state.taylorCounts[l] > 0 && !forceRefresh {
             scores[l] = -state.taylorSums[l] / Double(state.taylorCounts[l])
         }
         for l in layers { state.taylorSums[l] = 0; state.taylorCounts[l] = 0 }
         return scores
     }
+}
+
+/// Spearman's rank correlation of two score lists (no ties expected).
+public func spearmanCorrelation(_ a: [Double], _ b: [Double]) -> Double {
+    func ranks(_ v: [Double]) -> [Double] {
+        var r = [Double](repeating: 0, count: v.count)
+        for (rank, i) in v.indices.sorted(by: { v[$0] < v[$1] }).enumerated() { r[i] = Double(rank) }
+        return r
+    }
+    let ra = ranks(a), rb = ranks(b), n = Double(a.count)
+    guard n > 1 else { return 0 }
+    let d2 = zip(ra, rb).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }
+    return 1 - 6 * d2 / (n * (n * n - 1))
 }

@@ -147,19 +147,8 @@ final class ReducerTests: XCTestCase {
         let taylor = Reducer(options: options(.taylor), adapters: t.adapters, heldOut: batch, seed: 0)
             .taylorScores(layers: t.adapters.adaptedLayers, pass: pass)
         let layers = t.adapters.adaptedLayers
-        let rho = spearman(layers.map { suppression[$0]! }, layers.map { taylor[$0]! })
+        let rho = spearmanCorrelation(layers.map { suppression[$0]! }, layers.map { taylor[$0]! })
         print("Spearman(taylor, suppression) over \(layers.count) layers: \(rho); suppression \(layers.map { suppression[$0]! }), taylor \(layers.map { taylor[$0]! })")
         XCTAssertGreaterThan(rho, 0)
-    }
-
-    func spearman(_ a: [Double], _ b: [Double]) -> Double {
-        func ranks(_ v: [Double]) -> [Double] {
-            var r = [Double](repeating: 0, count: v.count)
-            for (rank, i) in v.indices.sorted(by: { v[$0] < v[$1] }).enumerated() { r[i] = Double(rank) }
-            return r
-        }
-        let ra = ranks(a), rb = ranks(b), n = Double(a.count)
-        let d2 = zip(ra, rb).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }
-        return 1 - 6 * d2 / (n * (n * n - 1))
     }
 }
