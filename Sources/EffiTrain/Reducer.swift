@@ -31,8 +31,17 @@ public struct ReducerOptions: Codable, Sendable, Equatable {
     public var ema = 0.5
     public var mode: Mode = .freeze
     public var sharedGradient: SharedGradient = .active
+    /// `select: budget`: the backward may cover only this fraction of the layers (from the top),
+    /// so the cutoff is fixed first and the best layers above it are kept; nil: importance only.
+    public var budget: Double?
 
     public init() {}
+
+    /// The lowest layer the budget lets the backward reach (0 without a budget).
+    public func cutoff(layers: Int) -> Int {
+        guard let budget else { return 0 }
+        return layers - max(1, Int((budget * Double(layers)).rounded(.up)))
+    }
 
     public func keptCount(of layers: Int) -> Int {
         keep >= 1 ? min(layers, Int(keep)) : max(1, Int((keep * Double(layers)).rounded(.up)))
@@ -118,7 +127,8 @@ public final class Reducer {
         for (l, score) in raw {
             state.scores[l] = state.scores[l].map { options.ema * $0 + (1 - options.ema) * score } ?? score
         }
-        let ranked = layers.sorted { (state.scores[$0] ?? -.infinity, $0) > (state.scores[$1] ?? -.infinity, $1) }
+        let cutoff = options.cutoff(layers: adapters.modelConfig.layers)
+        let ranked = layers.filter { $0 >= cutoff }.sorted { (state.scores[$0] ?? -.infinity, $0) > (state.scores[$1] ?? -.infinity, $1) }
         let kept = Set(ranked.prefix(options.keptCount(of: adapters.adaptedLayers.count)))
         for l in layers { adapters.setMode(kept.contains(l) ? .active : (options.mode == .drop ? .dropped : .frozen), layer: l) }
         state.rounds += 1

@@ -47,6 +47,7 @@ struct Train: ParsableCommand {
     @Option(help: "Reducer: weight of the previous scores in their moving average.") var reducerEma = 0.5
     @Option(help: "Reducer: freeze (keep the forward) | drop (remove) the other layers' branches.") var reducerMode = ReducerOptions.Mode.freeze
     @Option(help: "Reducer: the shared A learns from active layers only (the backward stops at the lowest) or from all.") var reducerAGrad = ReducerOptions.SharedGradient.active
+    @Option(help: "Reducer select: budget — the backward covers at most this fraction of the layers (from the top); the best layers above that cutoff are kept.") var reducerBudget: Double?
 
     // Training
     @Option(help: "Optimiser steps.") var iters = 1000
@@ -90,6 +91,7 @@ struct Train: ParsableCommand {
         r.keep = reducerKeep; r.importance = reducerImportance; r.every = reducerEvery; r.warmup = reducerWarmup
         r.batch = reducerBatch; r.sampleLayers = reducerSampleLayers; r.ema = reducerEma; r.mode = reducerMode
         r.sharedGradient = reducerAGrad
+        r.budget = reducerBudget
         return r
     }
 
@@ -109,6 +111,7 @@ struct Train: ParsableCommand {
         }
         if let keep = reducerKeep {
             guard keep > 0, keep < 1 || keep == keep.rounded() else { throw ValidationError("--reducer-keep is a count (1, 2, …) or a fraction in (0, 1)") }
+            if let budget = reducerBudget, !(budget > 0 && budget <= 1) { throw ValidationError("--reducer-budget is a fraction in (0, 1]") }
             guard reducerEvery > 0, reducerWarmup >= 0, reducerBatch > 0, (0..<1).contains(reducerEma) else {
                 throw ValidationError("--reducer-every and --reducer-batch must be positive, --reducer-ema in [0, 1)")
             }

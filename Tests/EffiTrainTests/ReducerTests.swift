@@ -120,6 +120,19 @@ final class ReducerTests: XCTestCase {
         XCTAssertEqual(reloaded.layerModes, a.layerModes)
     }
 
+    /// select: budget fixes the cutoff first: the active layers all lie in the top fraction.
+    func testBudgetKeepsTheBestLayersAboveTheCutoff() throws {
+        var r = options(.suppression)
+        r.budget = 0.5
+        XCTAssertEqual(r.cutoff(layers: 6), 3)
+        let t = try trainer(r, output: folder())
+        try t.run(stopAfter: 2)
+        let active = t.adapters.adaptedLayers.filter { t.adapters.layerModes[$0] == .active }
+        XCTAssertEqual(active.count, 2)
+        XCTAssertTrue(active.allSatisfy { $0 >= 3 }, "\(active)")
+        XCTAssertEqual(t.adapters.lowestLayerNeedingGradients, active.min())
+    }
+
     /// Resume with the Reducer on stays bit for bit.
     func testResumeWithTheReducerIsBitExact() throws {
         for importance in [ReducerOptions.Importance.taylor, .suppression] {
