@@ -72,5 +72,13 @@ public enum CrossEntropy {
         while i < v { s += exp1(z[i] - m); i += 1 }
         return m + logf(s)
     }
-}
 
+    /// log softmax(row)[target] = row[target] − (max + log Σ_j exp(row[j] − max)), in Double.
+    public static func logProbability(row: UnsafePointer<Float>, count v: Int, target: Int32) -> Double {
+        var m = -Float.infinity
+        for j in 0..<v { m = Swift.max(m, row[j]) }
+        var sum = 0.0
+        for j in 0..<v { sum += Double(exp1(row[j] - m)) }
+        return Double(row[Int(target)]) - (Double(m) + log(sum))
+    }
+}

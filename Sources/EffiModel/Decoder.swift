@@ -43,8 +43,9 @@ public final class Decoder {
     }
 
     /// Feeds `tokens` of one sequence after the positions `cache` holds, appends their keys and
-    /// values to it, and returns the logits [vocabulary] of the last token.
-    public func logitsOfNext(tokens: [Int32], cache: KVCache) -> Tensor {
+    /// values to it, and returns the logits [vocabulary] of the last token (of every fed token,
+    /// [count, vocabulary], with `allPositions`).
+    public func logitsOfNext(tokens: [Int32], cache: KVCache, allPositions: Bool = false) -> Tensor {
         let m = tokens.count, past = cache.count
         precondition(m > 0, "no tokens to feed")
         precondition(past + m <= cache.capacity, "the KV cache holds \(cache.capacity) positions; \(past) + \(m) do not fit")
@@ -54,9 +55,14 @@ public final class Decoder {
             attention.forwardCached(q: q, keys: cache.keys[layer], values: cache.values[layer], past: past, newCount: m, out: out)
         }
         cache.count += m
-        let last = Tensor(shape: [1, config.modelWidth])
-        last.data.update(from: x.data + (m - 1) * config.modelWidth, count: config.modelWidth)
-        return outputLogits(last)
+        return outputLogits(allPositions ? x : x.rows(m - 1..<m))
+    }
+
+    /// Forgets the cached positions after the first `count` (to score several continuations of
+    /// one shared prefix).
+    public func truncate(_ cache: KVCache, to count: Int) {
+        precondition(count <= cache.count, "cannot grow a cache by truncating it")
+        cache.count = count
     }
 
     func embed(_ tokens: [Int32]) -> Tensor {

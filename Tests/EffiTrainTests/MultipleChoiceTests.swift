@@ -1,0 +1,49 @@
+import XCTest
+import Foundation
+import EffiFormats
+import EffiModel
+@testable import EffiTrain
+
+final class MultipleChoiceTests: XCTestCase {
+    /// Accuracy from hand-made log-likelihoods, computed by hand: item 1's best raw score is
+    /// choice 1 but per character choice 0 wins.
+    func testAccuracyAndNormalisedAccuracy() {
+        let items = [
+            MultipleChoiceItem(query: "q", choices: [" aaaa", " b"], gold: 0),       // raw: −4 vs −3 → 1 ✗; norm: −0.8 vs −1.5 → 0 ✓
+            MultipleChoiceItem(query: "q", choices: [" x", " y", " z"], gold: 2),    // raw → 2 ✓; norm → 2 ✓
+            MultipleChoiceItem(query: "q", choices: [" yes", " no"], gold: 1),       // raw → 0 ✗; norm: −0.25 vs −0.67 → 0 ✗
+            MultipleChoiceItem(query: "q", choices: [" a", " bb"], gold: 0),         // raw → 0 ✓; norm: −1 vs −0.83 → 1 ✗
+        ]
+        let ll: [[Double]] = [[-4, -3], [-5, -6, -1], [-1, -2], [-2, -2.5]]
+        let score = MultipleChoiceScore(items: items, logLikelihoods: ll)
+        XCTAssertEqual(score.count, 4)
+        XCTAssertEqual(score.acc, 0.5)
+        XCTAssertEqual(score.accNorm, 0.5)
+        XCTAssertEqual(score.accStderr, (0.25 / 3).squareRoot(), accuracy: 1e-12)
+    }
+
+    /// The scorer's log-likelihoods (query once, choices from a shared KV cache) equal the sums of
+    /// `effilora score`'s per-token log-probabilities over the choice tokens of query + choice.
+    func testLogLikelihoodsMatchScoring() throws {
+        guard FileManager.default.fileExists(atPath: PinnedFiles.smolLM2) else { throw XCTSkip("run scripts/setup.sh") }
+        let lm = try LanguageModel.load(PinnedFiles.smolLM2)
+        let item = MultipleChoiceItem(query: "Question: How do you boil an egg?\nAnswer:",
+                                      choices: [" Put it in boiling water for ten minutes.", " Freeze it.", " Paint it blue and wait."], gold: 0)
+        let scores = try ChoiceScorer(decoder: lm.decoder, tokenizer: lm.tokenizer).logLikelihoods(item)
+        let query = lm.tokenizer.encode(item.query)
+        for (c, choice) in item.choices.enumerated() {
+            let tokens = lm.tokenizer.encode(choice)
+            let logProbs = lm.decoder.nextTokenLogProbs(tokens: query + tokens)
+            let expected = logProbs.suffix(tokens.count).reduce(0, +)
+            XCTAssertEqual(scores[c], expected, accuracy: 2e-3, "choice \(c)")
+        }
+    }
+
+    func testBadLinesNameTheFileAndLine() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("effilora-mc-\(UUID().uuidString).jsonl").path
+        try "{\"query\": \"q\", \"choices\": [\"a\", \"b\"], \"gold\": 0}\n{\"query\": \"q\", \"choices\": [\"a\"], \"gold\": 3}\n"
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        XCTAssertThrowsError(try MultipleChoiceItem.load(path)) { XCTAssertTrue("\($0)".hasPrefix("\(path):2: expected"), "\($0)") }
+    }
+}
