@@ -1,3 +1,4 @@
+import EffiCore
 import EffiFormats
 import EffiModel
 import Foundation
@@ -25,9 +26,9 @@ public enum AdapterFile {
     static func regeneratedChecksum(_ adapters: Adapters) -> UInt64? {
         let frozen = adapters.parameters.filter(\.regenerable)
         guard !frozen.isEmpty else { return nil }
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for p in frozen { for i in 0..<p.value.count { h = (h ^ UInt64(p.value[i].bitPattern)) &* 0x100_0000_01b3 } }
-        return h
+        var hash = FNV1a()
+        for p in frozen { for i in 0..<p.value.count { hash.add(p.value[i].bitPattern) } }
+        return hash.value
     }
 
     struct ModelShape: Codable, Equatable {

@@ -24,9 +24,9 @@ public final class Parameter {
 /// seed and the parameter's name, so values do not depend on creation order.
 enum Initializer {
     static func stream(seed: UInt64, name: String) -> SplitMix64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a
-        for byte in name.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        return SplitMix64(seed: seed ^ hash)
+        var hash = FNV1a()
+        hash.add(name)
+        return SplitMix64(seed: seed ^ hash.value)
     }
 
     /// U(−bound, bound).

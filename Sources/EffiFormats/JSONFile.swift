@@ -21,6 +21,16 @@ public func readJSONObject(_ path: String) throws -> [String: Any] {
 
 /// Names and checks of JSON values from JSONSerialization, for error messages that say what was
 /// found.
+/// The lines of a JSONL file that hold something (blank lines are skipped), with their locations
+/// `path:line` for error messages.
+public func readJSONLines(_ path: String) throws -> [(location: String, line: Data)] {
+    guard let data = FileManager.default.contents(atPath: path) else { throw FormatError(path, "cannot be read") }
+    let blank: Set<UInt8> = [UInt8(ascii: " "), UInt8(ascii: "\r"), UInt8(ascii: "\t")]
+    return data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated().compactMap { index, line in
+        line.allSatisfy(blank.contains) ? nil : ("\(path):\(index + 1)", Data(line))
+    }
+}
+
 public enum JSONKind {
     public static func isBool(_ n: NSNumber) -> Bool { String(cString: n.objCType) == "c" }
 

@@ -21,7 +21,10 @@ public final class Decoder {
     }
 
     public convenience init(gguf path: String) throws {
-        let file = try GGUFFile(path: path)
+        try self.init(gguf: GGUFFile(path: path))
+    }
+
+    public convenience init(gguf file: GGUFFile) throws {
         let config = try ModelConfig(gguf: file)
         self.init(config: config, weights: try ModelWeights(gguf: file, config: config))
     }

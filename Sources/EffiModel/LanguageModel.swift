@@ -22,8 +22,13 @@ public struct LanguageModel {
 
     /// `path`: a `.gguf` file, or a folder with `config.json`, safetensors weights and `tokenizer.json`.
     public static func load(_ path: String) throws -> LanguageModel {
-        let extra = try isFolder(path) ? try generationConfigStopTokens(path) : []
-        return try LanguageModel(decoder: try decoder(path), tokenizer: try tokenizer(path), path: path, extraStopTokens: extra)
+        if try isFolder(path) {
+            return try LanguageModel(decoder: try Decoder(huggingFace: path), tokenizer: try tokenizer(path), path: path,
+                                     extraStopTokens: try generationConfigStopTokens(path))
+        }
+        // One parse of the GGUF header for both the weights and the tokenizer.
+        let gguf = try GGUFFile(path: path)
+        return try LanguageModel(decoder: try Decoder(gguf: gguf), tokenizer: try Tokenizer(gguf: gguf), path: path)
     }
 
     /// Only the decoder, from a GGUF file or a Hugging Face folder.

@@ -32,13 +32,12 @@ public enum Checkpoint {
 
     /// FNV-1a over every example's prompt length and tokens.
     public static func dataHash(_ examples: [Example]) -> UInt64 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        func mix(_ v: Int64) { withUnsafeBytes(of: v.littleEndian) { for b in $0 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 } } }
+        var hash = FNV1a()
         for e in examples {
-            mix(Int64(e.promptLength)); mix(Int64(e.tokens.count))
-            for t in e.tokens { mix(Int64(t)) }
+            hash.add(Int64(e.promptLength)); hash.add(Int64(e.tokens.count))
+            for t in e.tokens { hash.add(Int64(t)) }
         }
-        return h
+        return hash.value
     }
 
     public static func folder(output: String, step: Int) -> String {

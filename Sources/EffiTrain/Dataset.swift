@@ -35,14 +35,11 @@ public struct Dataset: Sendable {
     }
 
     public init(path: String, tokenizer: Tokenizer, chatTemplate: ChatTemplate?, options: Options) throws {
-        guard let data = FileManager.default.contents(atPath: path) else { throw FormatError(path, "cannot be read") }
         var report = DatasetReport(path: path)
         var examples: [Example] = []
-        for (index, line) in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
-            let number = index + 1
-            if line.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\r") || $0 == UInt8(ascii: "\t") }) { continue }
+        for (location, line) in try readJSONLines(path) {
             do {
-                var example = try Self.example(Data(line), tokenizer: tokenizer, chatTemplate: chatTemplate, location: "\(path):\(number)")
+                var example = try Self.example(line, tokenizer: tokenizer, chatTemplate: chatTemplate, location: location)
                 if !options.maskPrompt { example.promptLength = 0 }
                 if example.tokens.count > options.maxSeqLen {
                     example.tokens.removeLast(example.tokens.count - options.maxSeqLen)
@@ -50,7 +47,7 @@ public struct Dataset: Sendable {
                     report.truncated += 1
                 }
                 guard example.tokens.count - max(example.promptLength, 1) > 0 else {
-                    throw FormatError("\(path):\(number)", "no completion tokens left to train on (prompt \(example.promptLength) of \(example.tokens.count) tokens after truncation to \(options.maxSeqLen))")
+                    throw FormatError(location, "no completion tokens left to train on (prompt \(example.promptLength) of \(example.tokens.count) tokens after truncation to \(options.maxSeqLen))")
                 }
                 examples.append(example)
                 report.tokens += example.tokens.count

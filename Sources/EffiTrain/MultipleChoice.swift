@@ -12,12 +12,9 @@ public struct MultipleChoiceItem: Sendable, Equatable {
 
     /// Every line of a JSONL file; a malformed line is an error naming the file and line.
     public static func load(_ path: String) throws -> [MultipleChoiceItem] {
-        guard let data = FileManager.default.contents(atPath: path) else { throw FormatError(path, "cannot be read") }
         var items: [MultipleChoiceItem] = []
-        for (index, line) in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated()
-        where !line.allSatisfy({ $0 == 32 || $0 == 13 || $0 == 9 }) {
-            let location = "\(path):\(index + 1)"
-            guard let object = (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any] else {
+        for (location, line) in try readJSONLines(path) {
+            guard let object = (try? JSONSerialization.jsonObject(with: line)) as? [String: Any] else {
                 throw FormatError(location, "is not a JSON object")
             }
             guard let query = object["query"] as? String, let choices = object["choices"] as? [String], choices.count >= 2,

@@ -212,21 +212,28 @@ public final class Trainer {
     public func evaluate(_ data: Batcher) throws -> Double {
         adapters.training = false
         defer { adapters.training = true }
-        let all = data.batches(epoch: 0)
-        let count = options.validationBatches > 0 ? min(options.validationBatches, all.count) : all.count
-        var nll = 0.0, targets = 0
-        for indices in all.prefix(count) {
-            let (sum, n) = pass.run(data.makeBatch(indices), adapter: adapters, lossScale: 0, backward: false)
-            if let layer = pass.firstNonFiniteLayer {
-                throw TrainingError(description: "validation after step \(step): a NaN or infinity appeared in the output of layer \(layer)")
-            }
-            nll += sum
-            targets += n
-        }
-        let loss = nll / Double(max(targets, 1))
-        guard loss.isFinite else { throw TrainingError(description: "validation after step \(step): the loss is \(loss)") }
-        return loss
+        return try meanLoss(data, batchLimit: options.validationBatches, pass: pass, adapter: adapters,
+                            context: "validation after step \(step)").loss
     }
+}
+
+/// Mean next-token NLL over the batches of `data` (epoch 0; the first `batchLimit`, or all when 0),
+/// forward only; a NaN or infinity stops it with an error that starts with `context`.
+public func meanLoss(_ data: Batcher, batchLimit: Int = 0, pass: TrainingPass, adapter: DecoderAdapter?,
+                     context: String) throws -> (loss: Double, targets: Int) {
+    let all = data.batches(epoch: 0)
+    var nll = 0.0, targets = 0
+    for indices in all.prefix(batchLimit > 0 ? batchLimit : all.count) {
+        let (sum, n) = pass.run(data.makeBatch(indices), adapter: adapter, lossScale: 0, backward: false)
+        if let layer = pass.firstNonFiniteLayer {
+            throw TrainingError(description: "\(context): a NaN or infinity appeared in the output of layer \(layer)")
+        }
+        nll += sum
+        targets += n
+    }
+    let loss = nll / Double(max(targets, 1))
+    guard loss.isFinite else { throw TrainingError(description: "\(context): the loss is \(loss)") }
+    return (loss, targets)
 }
 
 /// `metrics.jsonl`: one JSON object per step (and its validation loss when it has one).

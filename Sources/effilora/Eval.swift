@@ -38,14 +38,7 @@ struct Eval: ParsableCommand {
             let data = try Dataset(path: file, tokenizer: lm.tokenizer, chatTemplate: try? lm.chatTemplate(), options: .init())
             let examples = limit > 0 ? Array(data.examples.prefix(limit)) : data.examples
             let batcher = Batcher(examples: examples, batchSize: batchSize, seed: 0)
-            let pass = TrainingPass(decoder: lm.decoder)
-            var nll = 0.0, targets = 0
-            for indices in batcher.batches(epoch: 0) {
-                let (sum, n) = pass.run(batcher.makeBatch(indices), adapter: lm.decoder.adapter, lossScale: 0, backward: false)
-                nll += sum
-                targets += n
-            }
-            let loss = nll / Double(max(targets, 1))
+            let (loss, targets) = try meanLoss(batcher, pass: TrainingPass(decoder: lm.decoder), adapter: lm.decoder.adapter, context: file)
             let report = LossReport(file: file, examples: examples.count, targets: targets, loss: loss, perplexity: exp(loss))
             if json { return try printJSON(report) }
             return print(String(format: "%@: %d examples, %d targets: loss %.4f, perplexity %.3f (%.1f s)", file, examples.count, targets,
