@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The Reducer comparison of issue 5 on PIQA: EffiLoRA without the Reducer, with it at keep 0.25
-# (taylor, suppression, random importance), and static top-8 layers (mlx-lm's --num-layers).
+# and 0.5 (taylor, suppression, random importance), static top-8 and top-15 layers (mlx-lm's
+# --num-layers), and taylor at keep 0.25 within a backward budget of half the layers.
 # Usage: scripts/reducer_runs.sh [ITERS]   (results in out/reducer/*/metrics.jsonl and *.log)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,3 +20,4 @@ run taylor-0.5 --reducer-keep 0.5 --reducer-importance taylor
 run suppression-0.5 --reducer-keep 0.5 --reducer-importance suppression
 run random-0.5 --reducer-keep 0.5 --reducer-importance random
 run top15 --num-layers 15
+run taylor-0.25-budget-0.5 --reducer-keep 0.25 --reducer-importance taylor --reducer-budget 0.5
