@@ -45,4 +45,4 @@ if ! pinned_versions_present; then
         -r "$requirements"
     pinned_versions_present || { echo "setup: $venv lacks the versions pinned in $requirements" >&2; exit 1; }
 fi
-"$venv/bin/python" scripts/prepare_data.py piqa
+"$venv/bin/python" scripts/prepare_data.py
