@@ -15,11 +15,22 @@ enum ConfigFile {
         let path = arguments[flag + 1]
         var rest = arguments
         rest.removeSubrange(flag...flag + 1)
+        return Self.arguments(from: try mapping(path), except: rest) + rest
+    }
+
+    /// A YAML file's top-level mapping.
+    static func mapping(_ path: String) throws -> [String: Any] {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw ValidationError("\(path): cannot be read") }
         let loaded: Any?
         do { loaded = try Yams.load(yaml: text) } catch { throw ValidationError("\(path): not valid YAML: \(error)") }
         guard let mapping = loaded as? [String: Any] else { throw ValidationError("\(path): expected a mapping of option names to values") }
-        let given = Set(rest.filter { $0.hasPrefix("--") }.map { String($0.dropFirst(2).split(separator: "=")[0]) })
+        return mapping
+    }
+
+    /// A mapping of option names (underscores for dashes) to values as command-line arguments,
+    /// leaving out the options that `given` (a command line) already sets.
+    static func arguments(from mapping: [String: Any], except given: [String] = []) -> [String] {
+        let given = Set(given.filter { $0.hasPrefix("--") }.map { String($0.dropFirst(2).split(separator: "=")[0]) })
         var expanded: [String] = []
         for key in mapping.keys.sorted() {
             let option = key.replacingOccurrences(of: "_", with: "-")
@@ -31,6 +42,6 @@ enum ConfigFile {
             case nil: continue
             }
         }
-        return expanded + rest
+        return expanded
     }
 }

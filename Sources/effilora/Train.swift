@@ -147,11 +147,17 @@ struct Train: ParsableCommand {
         }
         try writeRunDescription(trainer: trainer, report: report, datasets: [train.report] + (valid.map { [$0.report] } ?? []))
         var progress = ProgressDisplay(total: iters, every: stepsPerReport, start: trainer.step)
+        var finalValidationLoss: Double?
         try trainer.run { metrics in
             if metrics.step == 1, let initial = trainer.initialValidationLoss { emit(String(format: "step 0: val %.4f (before training)", initial)) }
+            if let loss = metrics.validationLoss { finalValidationLoss = loss }
             progress.update(metrics)
         }
         progress.finish()
+        try RunSummary(parameters: report, steps: iters - progress.startStep, tokens: progress.tokens, stepSeconds: progress.stepSeconds,
+                       wallSeconds: progress.elapsed, peakResidentMiB: Double(peakResidentBytes()) / 1_048_576,
+                       initialValidationLoss: trainer.initialValidationLoss, finalValidationLoss: finalValidationLoss)
+            .write(to: trainer.output)
         if let reducer = trainer.reducer {
             let total = progress.elapsed
             emit(String(format: "reducer: %d rounds, %.1f s scoring = %.1f%% of the run's %.1f s; active layers %@", reducer.state.rounds,

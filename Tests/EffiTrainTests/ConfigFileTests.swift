@@ -7,8 +7,7 @@ import EffiFormats
 final class ConfigFileTests: XCTestCase {
     func testYAMLOptionsAndCommandLineOverrides() throws {
         guard FileManager.default.fileExists(atPath: PinnedFiles.smolLM2) else { throw XCTSkip("run scripts/setup.sh") }
-        let executable = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent(".build/release/effilora").path
+        let executable = EffiLoRAExecutable.path
         guard FileManager.default.isExecutableFile(atPath: executable) else { return XCTFail("\(executable) is missing: build first") }
         let base = FileManager.default.temporaryDirectory.appendingPathComponent("effilora-yaml-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: base + "/data", withIntermediateDirectories: true)

@@ -6,10 +6,7 @@ import EffiFormats
 /// `effilora train` killed (SIGKILL) in the middle of a run and resumed with `--resume` writes the
 /// same loss trajectory as an uninterrupted run, bit for bit — on the real SmolLM2 model.
 final class KillResumeTests: XCTestCase {
-    var executable: String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent(".build/release/effilora").path
-    }
+    var executable: String { EffiLoRAExecutable.path }
 
     func launch(_ arguments: [String]) throws -> Process {
         let p = Process()

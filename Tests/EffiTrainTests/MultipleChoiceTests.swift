@@ -30,13 +30,44 @@ final class MultipleChoiceTests: XCTestCase {
         let item = MultipleChoiceItem(query: "Question: How do you boil an egg?\nAnswer:",
                                       choices: [" Put it in boiling water for ten minutes.", " Freeze it.", " Paint it blue and wait."], gold: 0)
         let scores = try ChoiceScorer(decoder: lm.decoder, tokenizer: lm.tokenizer).logLikelihoods(item)
-        let query = lm.tokenizer.encode(item.query)
-        for (c, choice) in item.choices.enumerated() {
-            let tokens = lm.tokenizer.encode(choice)
+        let query = lm.tokenizer.encode(item.candidates[0].context)
+        for (c, candidate) in item.candidates.enumerated() {
+            let tokens = lm.tokenizer.encode(candidate.continuation)
             let logProbs = lm.decoder.nextTokenLogProbs(tokens: query + tokens)
             let expected = logProbs.suffix(tokens.count).reduce(0, +)
             XCTAssertEqual(scores[c], expected, accuracy: 2e-3, "choice \(c)")
         }
+    }
+
+    /// WinoGrande's partial scoring: one continuation after each context; each score equals the sum of
+    /// `effilora score`'s log-probabilities of the continuation tokens after that context.
+    func testContextsShareOneContinuation() throws {
+        guard FileManager.default.fileExists(atPath: PinnedFiles.smolLM2) else { throw XCTSkip("run scripts/setup.sh") }
+        let lm = try LanguageModel.load(PinnedFiles.smolLM2)
+        let item = MultipleChoiceItem(contexts: ["The trophy did not fit in the suitcase because the trophy",
+                                                 "The trophy did not fit in the suitcase because the suitcase"],
+                                      continuation: " was too big.", gold: 0)
+        let scores = try ChoiceScorer(decoder: lm.decoder, tokenizer: lm.tokenizer).logLikelihoods(item)
+        let tokens = lm.tokenizer.encode(item.candidates[0].continuation)
+        for (c, candidate) in item.candidates.enumerated() {
+            let logProbs = lm.decoder.nextTokenLogProbs(tokens: lm.tokenizer.encode(candidate.context) + tokens)
+            XCTAssertEqual(scores[c], logProbs.suffix(tokens.count).reduce(0, +), accuracy: 2e-3, "context \(c)")
+        }
+        XCTAssertNotEqual(scores[0], scores[1], accuracy: 1e-3, "different contexts give different scores")
+    }
+
+    func testBothFileFormatsLoad() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("effilora-mc-\(UUID().uuidString).jsonl").path
+        try """
+        {"query": "Q:", "choices": [" a", " b"], "gold": 1}
+        {"contexts": ["It was Ann", "It was Bob"], "continuation": " who won.", "gold": 0}
+        """.write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let items = try MultipleChoiceItem.load(path)
+        XCTAssertEqual(items, [MultipleChoiceItem(query: "Q:", choices: [" a", " b"], gold: 1),
+                               MultipleChoiceItem(contexts: ["It was Ann", "It was Bob"], continuation: " who won.", gold: 0)])
+        XCTAssertEqual(items[1].solved, "It was Ann who won.")
+        XCTAssertEqual(items[0].prefixed("X\n\n").candidates.map(\.context), ["X\n\nQ:", "X\n\nQ:"])
     }
 
     func testBadLinesNameTheFileAndLine() throws {

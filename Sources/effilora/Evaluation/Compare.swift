@@ -1,0 +1,207 @@
+import ArgumentParser
+import EffiAdapters
+import EffiCore
+import EffiFormats
+import EffiModel
+import EffiTrain
+import Foundation
+
+struct Compare: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train several methods on the same data, seed, budget and rank, evaluate each, and print one table.",
+        discussion: """
+        -c FILE (YAML) holds the comparison: model, data (a folder, or a task prepared in the cache such as \
+        commonsense), methods, tasks, limit, split, output; `train:` the `effilora train` options every method \
+        shares (keys as in train -c); `reducer:` the options the +reducer methods add. Options on the command line \
+        win. A method is base (no training: the zero-shot row), lora, effilora, lora-fa, vera or hydralora, with \
+        +reducer to add the Reducer. Each method trains in its own process (so its peak memory is its own) into \
+        OUTPUT/METHOD; the tables go to OUTPUT/compare.md and compare.json.
+        Example: effilora compare -c configs/compare.yaml --methods lora,effilora,effilora+reducer --limit 100
+        """)
+
+    @Option(name: [.customShort("c"), .long], help: "The comparison's YAML file (see above).") var config: String?
+    @Option(help: "A GGUF file or a Hugging Face folder (default: the pinned SmolLM2-135M-Instruct).") var model: String?
+    @Option(help: "Training data: a folder with train.jsonl and valid.jsonl, or a prepared name (commonsense).") var data: String?
+    @Option(help: "Methods, comma-separated (base, lora, effilora, …, with +reducer).") var methods: String?
+    @Option(help: "Tasks to evaluate, comma-separated, or commonsense.") var tasks: String?
+    @Option(help: "Items per task (0: all).") var limit: Int?
+    @Option(help: "The tasks' split: test | valid.") var split: String?
+    @Option(help: "Output folder.") var output: String?
+    @Option(help: "Training steps of every method (replaces train: iters).") var iters: Int?
+    @Flag(help: "Keep a method's earlier run in the output folder when it finished (its summary.json exists).") var reuse = false
+    @Flag(help: "Print JSON instead of the tables.") var json = false
+
+    struct Setup {
+        var model = PinnedFiles.smolLM2, data = "commonsense", methods = ["base", "effilora"], tasks = "commonsense"
+        var limit = 0, split = "test", output = "out/compare"
+        var train: [String: Any] = [:], reducer: [String: Any] = ["reducer_keep": 0.25]
+    }
+
+    struct MethodResult: Codable {
+        let method: String
+        let training: RunSummary?
+        let evaluation: [ChoiceResult]
+        let average: TaskAverage
+    }
+
+    struct Report: Codable {
+        let model: String, data: String, split: String, limit: Int, trainArguments: [String]
+        let methods: [MethodResult]
+    }
+
+    func setup() throws -> Setup {
+        var s = Setup()
+        if let config {
+            let file = try ConfigFile.mapping(config)
+            func string(_ key: String) throws -> String? {
+                guard let value = file[key] else { return nil }
+                if let list = value as? [Any] { return list.map { "\($0)" }.joined(separator: ",") }
+                guard !(value is [String: Any]) else { throw ValidationError("\(config): \(key) should be a value or a list") }
+                return "\(value)"
+            }
+            let known: Set = ["model", "data", "methods", "tasks", "limit", "split", "output", "train", "reducer"]
+            if let unknown = file.keys.sorted().first(where: { !known.contains($0) }) {
+                throw ValidationError("\(config): unknown key \(unknown); known: \(known.sorted().joined(separator: ", "))")
+            }
+            s.model = try string("model").map { ($0 as NSString).expandingTildeInPath } ?? s.model
+            s.data = try string("data") ?? s.data
+            s.methods = try string("methods")?.split(separator: ",").map(String.init) ?? s.methods
+            s.tasks = try string("tasks") ?? s.tasks
+            if let limit = try string("limit") { guard let n = Int(limit) else { throw ValidationError("\(config): limit should be an integer") }; s.limit = n }
+            s.split = try string("split") ?? s.split
+            s.output = try string("output") ?? s.output
+            for (key, target) in [("train", \Setup.train), ("reducer", \Setup.reducer)] where file[key] != nil {
+                guard let mapping = file[key] as? [String: Any] else { throw ValidationError("\(config): \(key) should be a mapping of train options") }
+                s[keyPath: target] = mapping
+            }
+        }
+        s.model = model ?? s.model
+        s.data = data ?? s.data
+        s.methods = methods?.split(separator: ",").map(String.init) ?? s.methods
+        s.tasks = tasks ?? s.tasks
+        s.limit = limit ?? s.limit
+        s.split = split ?? s.split
+        s.output = output ?? s.output
+        if let iters { s.train["iters"] = iters }
+        return s
+    }
+
+    /// The `train` arguments of one method (nil for base), validated by train's own parser.
+    static func trainArguments(_ method: String, setup s: Setup, dataFolder: String) throws -> [String]? {
+        guard method != "base" else { return nil }
+        var parts = method.split(separator: "+").map(String.init)
+        let adapterMethod = parts.removeFirst()
+        guard AdapterConfig.Method(rawValue: adapterMethod) != nil, parts.allSatisfy({ $0 == "reducer" }) else {
+            throw ValidationError("unknown method \(method): base, or one of \(AdapterConfig.Method.allCases.map(\.rawValue).joined(separator: ", ")) with an optional +reducer")
+        }
+        for key in ["model", "data", "output", "method"] where s.train[key] != nil {
+            throw ValidationError("train: \(key) is set by compare itself; remove it from the train options")
+        }
+        var arguments = ["--model", s.model, "--data", dataFolder, "--output", (s.output as NSString).appendingPathComponent(method),
+                         "--method", adapterMethod]
+        arguments += ConfigFile.arguments(from: s.train)
+        if !parts.isEmpty { arguments += ConfigFile.arguments(from: s.reducer) }
+        _ = try Train.parse(arguments)
+        return arguments
+    }
+
+    func run() throws {
+        let s = try setup()
+        guard !s.methods.isEmpty, s.limit >= 0, ["test", "valid"].contains(s.split) else { throw ValidationError("give methods, a limit ≥ 0 and split test or valid") }
+        let dataFolder = FileManager.default.fileExists(atPath: s.data) ? s.data : TaskSuite.defaultDataDirectory + "/" + s.data
+        let sources = try EvalSource.tasks([s.tasks], split: s.split, kind: "mc", data: TaskSuite.defaultDataDirectory, fewShot: false)
+        let plans = try s.methods.map { ($0, try Self.trainArguments($0, setup: s, dataFolder: dataFolder)) }
+        if !json { try printBudget(s, dataFolder: dataFolder, sources: sources, plans: plans) }
+
+        for case let (method, arguments?) in plans {
+            let folder = (s.output as NSString).appendingPathComponent(method)
+            if reuse, (try? RunSummary.read(from: folder)) != nil { emit("\(method): reusing the finished run in \(folder)"); continue }
+            try? FileManager.default.removeItem(atPath: folder)
+            emit("$ effilora train " + arguments.joined(separator: " "))
+            try runSelf(["train"] + arguments)
+        }
+
+        let lm = try LanguageModel.load(s.model)
+        let evaluator = SuiteEvaluator(model: lm, limit: s.limit, shots: 0)
+        var results: [MethodResult] = []
+        for (method, arguments) in plans {
+            let folder = (s.output as NSString).appendingPathComponent(method)
+            lm.decoder.adapter = arguments == nil ? nil : try AdapterFile.load(from: (folder as NSString).appendingPathComponent("adapter"), model: lm.decoder.config)
+            if !json { emit("evaluating \(method) on \(sources.map(\.name).joined(separator: ", "))") }
+            let evaluation = try evaluator.choices(sources) { r in
+                if !json { emit(String(format: "  %@: acc %@, acc_norm %@ (%d items, %.0f s)", r.task, withError(r.score.acc, r.score.accStderr),
+                                       withError(r.score.accNorm, r.score.accNormStderr), r.score.count, r.seconds)) }
+            }
+            results.append(MethodResult(method: method, training: arguments == nil ? nil : try RunSummary.read(from: folder),
+                                        evaluation: evaluation, average: TaskAverage(evaluation.map(\.score))))
+        }
+
+        let report = Report(model: s.model, data: dataFolder, split: s.split, limit: s.limit,
+                            trainArguments: ConfigFile.arguments(from: s.train), methods: results)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        try FileManager.default.createDirectory(atPath: s.output, withIntermediateDirectories: true)
+        try writeAtomically(try encoder.encode(report), to: (s.output as NSString).appendingPathComponent("compare.json"))
+        let markdown = Self.tables(results).map { $0.markdown() }.joined(separator: "\n\n") + "\n"
+        try writeAtomically(Data(markdown.utf8), to: (s.output as NSString).appendingPathComponent("compare.md"))
+        if json { return try printJSON(report) }
+        print("\n" + Self.tables(results).map { $0.text() }.joined(separator: "\n\n"))
+        print("\ntables: \(s.output)/compare.md, \(s.output)/compare.json; adapters and logs: \(s.output)/METHOD/")
+    }
+
+    /// What the comparison will spend and how precise its accuracies can be, before it starts.
+    private func printBudget(_ s: Setup, dataFolder: String, sources: [EvalSource], plans: [(String, [String]?)]) throws {
+        emit("compare: \(s.methods.joined(separator: ", ")) on \(s.model)")
+        if let arguments = plans.compactMap(\.1).first {
+            let train = try Train.parse(arguments)
+            let lines = (try? readJSONLines((dataFolder as NSString).appendingPathComponent("train.jsonl")).count) ?? 0
+            let examples = train.iters * train.batchSize * train.gradAccumulation
+            emit(String(format: "budget: %d steps × %d examples = %d examples of %@/train.jsonl (%d lines, %.2f epochs), rank %d, seed %llu",
+                        train.iters, train.batchSize * train.gradAccumulation, examples, dataFolder, lines,
+                        Double(examples) / Double(max(lines, 1)), train.rank, train.seed))
+        }
+        let counts = try sources.map { source in min(try readJSONLines(source.file).count, s.limit > 0 ? s.limit : .max) }
+        let smallest = counts.min() ?? 0
+        // The standard error of an accuracy p over n items, √(p(1−p)/(n−1)), is at most 0.5/√(n−1).
+        let worst = 0.5 / Double(max(smallest - 1, 1)).squareRoot()
+        emit(String(format: "evaluation: %@ split, %d items over %d tasks (%@); standard error ≤ %.3f per task, ≤ %.3f on the average",
+                    s.split, counts.reduce(0, +), counts.count, zip(sources, counts).map { "\($0.name) \($1)" }.joined(separator: ", "),
+                    worst, worst / Double(max(counts.count, 1)).squareRoot()))
+    }
+
+    private static func tables(_ results: [MethodResult]) -> [Table] {
+        var training = Table(["method", "trainable", "× LoRA", "tok/s", "peak MiB", "train s", "val loss"])
+        for r in results {
+            guard let t = r.training else { training.add([r.method, "0", "–", "–", "–", "–", "–"]); continue }
+            let loss = t.finalValidationLoss.map { final in
+                t.initialValidationLoss.map { String(format: "%.3f → %.3f", $0, final) } ?? String(format: "%.3f", final)
+            } ?? "–"
+            training.add([r.method, "\(t.parameters.trainable)", String(format: "%.3f", t.parameters.ratioToLoRA),
+                          String(format: "%.0f", t.tokensPerSecond), String(format: "%.0f", t.peakResidentMiB),
+                          String(format: "%.0f", t.wallSeconds), loss])
+        }
+        var tables = [training]
+        for (metric, pick) in [("acc", { (s: MultipleChoiceScore) in (s.acc, s.accStderr) }), ("acc_norm", { ($0.accNorm, $0.accNormStderr) })] {
+            var table = Table(["\(metric)", "items"] + results.map(\.method))
+            for (i, task) in (results.first?.evaluation ?? []).enumerated() {
+                table.add([task.task, "\(task.score.count)"] + results.map { r in let (v, e) = pick(r.evaluation[i].score); return withError(v, e) })
+            }
+            table.add(["average", ""] + results.map { metric == "acc" ? withError($0.average.acc, $0.average.accStderr)
+                                                                      : withError($0.average.accNorm, $0.average.accNormStderr) })
+            tables.append(table)
+        }
+        return tables
+    }
+}
+
+/// Runs this executable with `arguments` (another subcommand) and waits; its output goes where ours does.
+func runSelf(_ arguments: [String]) throws {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: Bundle.main.executablePath ?? CommandLine.arguments[0])
+    process.arguments = arguments
+    try process.run()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else {
+        throw ValidationError("effilora \(arguments.first ?? "") exited with status \(process.terminationStatus)")
+    }
+}

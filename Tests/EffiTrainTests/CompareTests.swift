@@ -1,0 +1,60 @@
+import EffiFormats
+import EffiTrain
+import Foundation
+import XCTest
+
+/// `effilora compare` end to end on the real model (one training step, two PIQA items): its table
+/// holds each method's training summary and the same accuracies `effilora eval` reports on its own.
+final class CompareTests: XCTestCase {
+    func testCompareTrainsEvaluatesAndTabulates() throws {
+        guard FileManager.default.fileExists(atPath: PinnedFiles.smolLM2),
+              FileManager.default.fileExists(atPath: TaskSuite.defaultDataDirectory + "/piqa/test.mc.jsonl") else { throw XCTSkip("run scripts/setup.sh") }
+        try EffiLoRAExecutable.require()
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("effilora-compare-\(UUID().uuidString)").path
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: base) }
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        try """
+        data: piqa
+        methods: [base, lora]
+        tasks: piqa
+        limit: 2
+        train:
+          rank: 2
+          num_layers: 2
+          targets: [q, v]
+          iters: 1
+          batch_size: 2
+          steps_per_eval: 0
+          val_batches: 1
+        """.write(toFile: base + "/compare.yaml", atomically: true, encoding: .utf8)
+        let run = try EffiLoRAExecutable.run(["compare", "-c", base + "/compare.yaml", "--model", PinnedFiles.smolLM2, "--output", base + "/out"])
+        XCTAssertEqual(run.status, 0, run.output)
+        XCTAssertTrue(run.output.contains("budget: 1 steps × 2 examples"), run.output)
+        let report = try readJSONObject(base + "/out/compare.json")
+        let methods = try XCTUnwrap(report["methods"] as? [[String: Any]])
+        XCTAssertEqual(methods.map { $0["method"] as? String }, ["base", "lora"])
+        XCTAssertNil(methods[0]["training"])
+        let training = try XCTUnwrap(methods[1]["training"] as? [String: Any])
+        XCTAssertEqual((training["parameters"] as? [String: Any])?["trainable"] as? Int, 2 * 2 * (2 * 576 + 576 + 192), "r (d_in + d_out) for q and v on 2 layers")
+        XCTAssertNotNil(training["finalValidationLoss"] as? Double)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: base + "/out/compare.md"))
+
+        for (method, adapter) in [("base", nil), ("lora", base + "/out/lora/adapter")] as [(String, String?)] {
+            let eval = try EffiLoRAExecutable.run(["eval", "--model", PinnedFiles.smolLM2, "--tasks", "piqa", "--limit", "2", "--json"]
+                                                  + (adapter.map { ["--adapter", $0] } ?? []))
+            XCTAssertEqual(eval.status, 0, eval.output)
+            let standalone = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(eval.output.utf8)) as? [String: Any])
+            let expected = try XCTUnwrap((standalone["tasks"] as? [[String: Any]])?.first?["score"] as? [String: Double])
+            let row = try XCTUnwrap(methods.first { $0["method"] as? String == method })
+            let got = try XCTUnwrap((row["evaluation"] as? [[String: Any]])?.first?["score"] as? [String: Double])
+            XCTAssertEqual(got, expected, method)
+        }
+    }
+
+    func testUnknownMethodsAreRefusedBeforeTraining() throws {
+        try EffiLoRAExecutable.require()
+        let run = try EffiLoRAExecutable.run(["compare", "--methods", "base,dora", "--tasks", "piqa", "--output", "/nonexistent/x"])
+        XCTAssertNotEqual(run.status, 0)
+        XCTAssertTrue(run.output.contains("unknown method dora"), run.output)
+    }
+}
