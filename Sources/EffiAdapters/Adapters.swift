@@ -160,11 +160,18 @@ public final class Adapters: DecoderAdapter {
         parameters = parameters.filter { !$0.name.hasPrefix("layers.") } + parameters.filter { $0.name.hasPrefix("layers.") }
     }
 
+    /// The lowest layer whose branches contribute to the forward (adapted and not dropped); nil
+    /// when none does. Below it the model runs as the base alone, so a layer's input there is a
+    /// fixed function of the example (what the activation cache keeps).
+    public var lowestContributingLayer: Int? {
+        groups.indices.first { !groups[$0].isEmpty && layerModes[$0] != .dropped }
+    }
+
     // MARK: - DecoderAdapter
 
     public var lowestLayerNeedingGradients: Int? {
         if fullDepthBackward || sharedGradientFromAllLayers {
-            if let l = groups.indices.first(where: { !groups[$0].isEmpty && layerModes[$0] != .dropped }) { return l }
+            if let l = lowestContributingLayer { return l }
         }
         return groups.indices.first { l in
             groups[l].values.contains { g in

@@ -6,6 +6,11 @@ import Foundation
 public struct Example: Sendable, Equatable {
     public var tokens: [Int32]
     public var promptLength: Int
+
+    public init(tokens: [Int32], promptLength: Int) {
+        self.tokens = tokens
+        self.promptLength = promptLength
+    }
 }
 
 /// What loading a JSONL file found, for the run's report.

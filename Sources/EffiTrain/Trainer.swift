@@ -68,15 +68,20 @@ public final class Trainer {
     private var epochBatches: (epoch: Int, batches: [[Int]])?
 
     public let reducer: Reducer?
+    /// Where the inputs of the lowest contributing layer are kept (see `ActivationCache`); made
+    /// when a step first starts above layer 0.
+    public let activationCacheSetting: ActivationCache.Setting
+    public private(set) var activationCache: ActivationCache?
 
     public init(decoder: Decoder, adapters: Adapters, options: TrainingOptions, train: [Example], validation: [Example]?,
-                output: String, reducer reducerOptions: ReducerOptions? = nil) {
+                output: String, reducer reducerOptions: ReducerOptions? = nil, activationCache: ActivationCache.Setting = .off) {
         self.decoder = decoder
         self.adapters = adapters
         self.options = options
         self.train = Batcher(examples: train, batchSize: options.batchSize, seed: options.seed)
         self.validation = validation.map { Batcher(examples: $0, batchSize: options.batchSize, seed: options.seed) }
         self.output = output
+        activationCacheSetting = activationCache
         optimizer = AdamW(options: options.adam)
         pass = TrainingPass(decoder: decoder, checkpointing: options.gradientCheckpointing)
         schedule = LearningRateSchedule(kind: options.schedule, peak: options.learningRate, warmup: options.warmup, total: options.iterations)
@@ -150,18 +155,41 @@ public final class Trainer {
         try Checkpoint.save(output: output, state: state, adapters: adapters, optimizer: optimizer)
     }
 
-    /// The `index`-th micro-batch of the run (epochs one after another).
-    func trainBatch(at index: Int) -> TrainingBatch {
+    /// The example indices of the `index`-th micro-batch of the run (epochs one after another).
+    func trainBatchIndices(at index: Int) -> [Int] {
         let perEpoch = train.batchesPerEpoch, epoch = index / perEpoch
         if epochBatches?.epoch != epoch { epochBatches = (epoch, train.batches(epoch: epoch)) }
-        return train.makeBatch(epochBatches!.batches[index % perEpoch])
+        return epochBatches!.batches[index % perEpoch]
+    }
+
+    /// Forward, loss and backward of one micro-batch; with the activation cache, from the lowest
+    /// contributing layer when every example's input there is held (the same numbers: the layers
+    /// below run as the base model alone), else from the embeddings, keeping those inputs.
+    private func forwardBackward(_ batch: TrainingBatch, indices: [Int], lossScale: Float) throws -> Double {
+        guard activationCacheSetting != .off, let layer = adapters.lowestContributingLayer, layer > 0 else {
+            return pass.run(batch, adapter: adapters, lossScale: lossScale).nllSum
+        }
+        if activationCache == nil {
+            activationCache = try ActivationCache(setting: activationCacheSetting, examples: train.examples, width: decoder.config.modelWidth,
+                                                  layer: layer, runFolder: output)
+        }
+        let cache = activationCache!
+        cache.use(layer: layer)
+        let states = Tensor(shape: [batch.batch * batch.seqLen, decoder.config.modelWidth])
+        if cache.gather(indices, seqLen: batch.seqLen, into: states) {
+            return pass.run(batch, adapter: adapters, lossScale: lossScale, start: (layer, states)).nllSum
+        }
+        let nll = pass.run(batch, adapter: adapters, lossScale: lossScale).nllSum
+        cache.store(indices, seqLen: batch.seqLen, from: pass.layerInput(layer))
+        return nll
     }
 
     /// One optimiser step over `gradientAccumulation` micro-batches.
     func trainStep() throws -> StepMetrics {
         let start = monotonicSeconds()
         let accumulation = options.gradientAccumulation
-        let batches = (0..<accumulation).map { trainBatch(at: step * accumulation + $0) }
+        let batchIndices = (0..<accumulation).map { trainBatchIndices(at: step * accumulation + $0) }
+        let batches = batchIndices.map(train.makeBatch)
         let targets = batches.reduce(0) { $0 + $1.targetCount }
         for p in adapters.parameters where p.trainable { p.gradient.zero() }
         adapters.training = true
@@ -171,7 +199,7 @@ public final class Trainer {
         for (i, batch) in batches.enumerated() {
             adapters.microBatch = step * accumulation + i
             reducer?.beginBackward()
-            nll += pass.run(batch, adapter: adapters, lossScale: 1 / Float(max(targets, 1))).nllSum
+            nll += try forwardBackward(batch, indices: batchIndices[i], lossScale: 1 / Float(max(targets, 1)))
             reducer?.endBackward()
             if let layer = pass.firstNonFiniteLayer {
                 throw TrainingError(description: "step \(step + 1): a NaN or infinity appeared in the output of layer \(layer)")

@@ -71,6 +71,7 @@ struct Train: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Skip (and count) malformed lines instead of stopping.") var skipBadLines = false
     @Flag(inversion: .prefixedNo, help: "Recompute each layer's forward in the backward (less memory).") var gradCheckpoint = false
     @Option(help: "Continue the run in this output folder (or checkpoint folder) from its newest checkpoint.") var resume: String?
+    @Option(help: "off | auto | DIR: keep each example's input of the lowest layer with an adapter branch when the layers below have none (Reducer drop mode, --num-layers), and start later epochs there; auto: in memory up to 2 GiB, else a file in the output folder; DIR: a file there.") var activationCache = "auto"
 
     static func main(arguments: [String]) throws {}
 
@@ -93,6 +94,14 @@ struct Train: ParsableCommand {
         r.sharedGradient = reducerAGrad
         r.budget = reducerBudget
         return r
+    }
+
+    var activationCacheSetting: ActivationCache.Setting {
+        switch activationCache {
+        case "off": .off
+        case "auto": .auto
+        default: .directory(activationCache)
+        }
     }
 
     var trainingOptions: TrainingOptions {
@@ -140,7 +149,8 @@ struct Train: ParsableCommand {
                   + (d.skipped.isEmpty ? "" : ", \(d.skipped.count) bad lines skipped (first: \(d.skipped[0]))"))
         }
         let trainer = Trainer(decoder: lm.decoder, adapters: adapters, options: trainingOptions, train: train.examples,
-                              validation: valid?.examples, output: resume.map(Checkpoint.runFolder) ?? output, reducer: reducerOptions)
+                              validation: valid?.examples, output: resume.map(Checkpoint.runFolder) ?? output, reducer: reducerOptions,
+                              activationCache: activationCacheSetting)
         if let resume {
             try trainer.resume(from: resume)
             emit("resumed from step \(trainer.step) in \(resume)")
@@ -164,6 +174,7 @@ struct Train: ParsableCommand {
                         reducer.state.overheadSeconds, 100 * reducer.state.overheadSeconds / max(total, 1e-9), total,
                         trainer.adapters.adaptedLayers.filter { trainer.adapters.layerModes[$0] == .active }.map(String.init).joined(separator: ",")))
         }
+        if let cache = trainer.activationCache { emit(cache.summary) }
         emit("adapter: \((trainer.output as NSString).appendingPathComponent("adapter"))")
     }
 

@@ -22,6 +22,8 @@ public final class TrainingPass {
     private var capacityRows = 0
     private var inputStorage: [Tensor] = [], stateStorage: [Tensor] = [], scratchStorage = Tensor(shape: [0])
     private var layerInputs: [Tensor] = []
+    /// The layer the last forward started at (0: the embeddings).
+    private var firstComputedLayer = 0
     /// Per layer (one shared set with checkpointing): the forward's outputs and the attention's lse.
     private var saved: [(state: Decoder.LayerState, lse: Tensor)] = []
     private var scratch: Scratch?
@@ -50,14 +52,19 @@ public final class TrainingPass {
     /// Forward, loss and (when `backward`) the backward of one batch. The loss gradient is
     /// `lossScale` · ∂(Σ nll)/∂·, so a caller averaging over several micro-batches passes
     /// 1 / (their total target count). Returns the summed NLL and the number of targets.
+    /// With `start`, the forward begins at `start.layer` from `start.input` (that layer's input for
+    /// every row of the batch, e.g. from an activation cache) instead of at the embeddings; the
+    /// backward must then not need the layers below it.
     @discardableResult
-    public func run(_ batch: TrainingBatch, adapter: DecoderAdapter?, lossScale: Float, backward: Bool = true) -> (nllSum: Double, count: Int) {
+    public func run(_ batch: TrainingBatch, adapter: DecoderAdapter?, lossScale: Float, backward: Bool = true,
+                    start: (layer: Int, input: Tensor)? = nil) -> (nllSum: Double, count: Int) {
         allocate(batch: batch.batch, seqLen: batch.seqLen)
         let s = scratch!
         let x = s.x
-        x.copy(from: decoder.embed(batch.tokens))
+        x.copy(from: start?.input ?? decoder.embed(batch.tokens))
+        firstComputedLayer = start?.layer ?? 0
         firstNonFiniteLayer = nil
-        for l in 0..<decoder.config.layers {
+        for l in firstComputedLayer..<decoder.config.layers {
             layerInputs[l].copy(from: x)
             layerForward(l, x: x, saved: checkpointing ? saved[0] : saved[l], batch: batch, adapter: adapter)
             if firstNonFiniteLayer == nil && !x.buffer.allSatisfy(\.isFinite) { firstNonFiniteLayer = l }
@@ -65,6 +72,7 @@ public final class TrainingPass {
         let lowest = adapter?.lowestLayerNeedingGradients
         let result = head(x: x, targets: batch.targets, lossScale: lossScale, dx: backward && lowest != nil ? s.dx : nil)
         guard backward, let lowest else { return result }
+        precondition(lowest >= firstComputedLayer, "the backward needs layer \(lowest); the forward started at \(firstComputedLayer)")
         for l in stride(from: decoder.config.layers - 1, through: lowest, by: -1) {
             if checkpointing {
                 s.x.copy(from: layerInputs[l])
@@ -79,8 +87,8 @@ public final class TrainingPass {
     /// below, and their saved inputs, are reused): for probes that change only layers ≥ `layer`.
     /// Probing several layers in descending order keeps every later probe's input intact.
     public func lossFrom(layer: Int, batch: TrainingBatch, adapter: DecoderAdapter?) -> (nllSum: Double, count: Int) {
-        precondition(layerInputs.count == decoder.config.layers && layerInputs[0].rows == batch.batch * batch.seqLen,
-                     "lossFrom needs the forward of the same batch first")
+        precondition(layerInputs.count == decoder.config.layers && layerInputs[0].rows == batch.batch * batch.seqLen && layer >= firstComputedLayer,
+                     "lossFrom needs the forward of the same batch, through layer \(layer), first")
         let x = scratch!.x
         x.copy(from: layerInputs[layer])
         for l in layer..<decoder.config.layers {
@@ -88,6 +96,12 @@ public final class TrainingPass {
             layerForward(l, x: x, saved: checkpointing ? saved[0] : saved[l], batch: batch, adapter: adapter)
         }
         return head(x: x, targets: batch.targets, lossScale: 0, dx: nil)
+    }
+
+    /// The input of layer `l` in the last forward ([batch · seqLen, d]; valid for l ≥ the layer it started at).
+    public func layerInput(_ l: Int) -> Tensor {
+        precondition(l >= firstComputedLayer && l < layerInputs.count, "layer \(l) was not computed in the last forward")
+        return layerInputs[l]
     }
 
     private func allocate(batch: Int, seqLen: Int) {

@@ -1,0 +1,118 @@
+import EffiCore
+import EffiFormats
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The hidden states entering one layer, per training example. When no layer below `layer`
+/// carries an adapter branch (the Reducer dropped them, or only the top layers are adapted), the
+/// input of `layer` is a fixed function of the example, so a forward can start there instead of at
+/// the embeddings once the example has been seen (from the second epoch on). Rows of example i
+/// live at rows offsets[i] ..< offsets[i] + length(i) of one [total tokens, d] Float32 block: in
+/// memory when it fits `memoryLimit`, else in a memory-mapped file (sparse until written).
+public final class ActivationCache {
+    public enum Setting: Equatable, Sendable {
+        case off
+        /// Memory up to `memoryLimit`, else a file in the run folder.
+        case auto
+        /// A file in this folder.
+        case directory(String)
+    }
+
+    public let width: Int
+    /// The layer whose input is cached (changing it empties the cache).
+    public private(set) var layer: Int
+    public let bytes: Int
+    /// The backing file, when not in memory.
+    public let path: String?
+    public private(set) var hits = 0, misses = 0
+    private let offsets: [Int], lengths: [Int]
+    private var filled: [Bool]
+    private let base: UnsafeMutablePointer<Float>
+
+    public static let defaultMemoryLimit = 2 << 30
+
+    /// nil for `.off`. `runFolder` holds the file of `.auto` when the states exceed `memoryLimit`.
+    public init?(setting: Setting, examples: [Example], width: Int, layer: Int, runFolder: String,
+                 memoryLimit: Int = ActivationCache.defaultMemoryLimit) throws {
+        let folder: String
+        switch setting {
+        case .off: return nil
+        case .auto: folder = runFolder
+        case .directory(let d): folder = d
+        }
+        self.width = width
+        self.layer = layer
+        lengths = examples.map(\.tokens.count)
+        var start = 0
+        offsets = lengths.map { length in defer { start += length }; return start }
+        filled = Array(repeating: false, count: examples.count)
+        bytes = start * width * MemoryLayout<Float>.stride
+        if setting == .auto && bytes <= memoryLimit {
+            path = nil
+            base = .allocate(capacity: max(start * width, 1))
+        } else {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            let file = (folder as NSString).appendingPathComponent("activation-cache-\(getpid()).f32")
+            let fd = open(file, O_RDWR | O_CREAT | O_TRUNC, 0o600)
+            guard fd >= 0 else { throw FormatError(file, "cannot be created for the activation cache (\(String(cString: strerror(errno))))") }
+            defer { close(fd) }
+            guard ftruncate(fd, off_t(max(bytes, 1))) == 0,
+                  let mapped = mmap(nil, max(bytes, 1), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), mapped != MAP_FAILED else {
+                unlink(file)
+                throw FormatError(file, "cannot be mapped for the activation cache (\(bytes) bytes: \(String(cString: strerror(errno))))")
+            }
+            path = file
+            base = mapped.assumingMemoryBound(to: Float.self)
+        }
+    }
+
+    deinit {
+        if let path {
+            munmap(base, max(bytes, 1))
+            unlink(path)
+        } else {
+            base.deallocate()
+        }
+    }
+
+    /// Examples whose states are held.
+    public var cachedExamples: Int { filled.filter { $0 }.count }
+
+    /// Caches the input of `layer` from now on; states of another layer are forgotten.
+    public func use(layer: Int) {
+        guard layer != self.layer else { return }
+        self.layer = layer
+        filled = Array(repeating: false, count: filled.count)
+    }
+
+    /// The batch's states, row t of example b at row b · seqLen + t of `into` (padding rows zero),
+    /// when every example of the batch is held; false (and nothing written) otherwise. Counts a hit or a miss.
+    public func gather(_ indices: [Int], seqLen: Int, into: Tensor) -> Bool {
+        guard indices.allSatisfy({ filled[$0] }) else { misses += 1; return false }
+        hits += 1
+        into.zero()
+        for (b, i) in indices.enumerated() {
+            (into.data + b * seqLen * width).update(from: base + offsets[i] * width, count: lengths[i] * width)
+        }
+        return true
+    }
+
+    /// Keeps the batch's states (the rows of each example, not its padding) from `states` [batch · seqLen, d].
+    public func store(_ indices: [Int], seqLen: Int, from states: Tensor) {
+        for (b, i) in indices.enumerated() where !filled[i] {
+            (base + offsets[i] * width).update(from: states.data + b * seqLen * width, count: lengths[i] * width)
+            filled[i] = true
+        }
+    }
+
+    public var summary: String {
+        let total = hits + misses
+        return String(format: "activation cache: input of layer %d for %d examples, %.1f MiB %@; %d of %d batches started there (%.0f%%)",
+                      layer, cachedExamples, Double(bytes) / 1_048_576, path.map { "in \($0)" } ?? "in memory", hits, total,
+                      100 * Double(hits) / Double(max(total, 1)))
+    }
+}
