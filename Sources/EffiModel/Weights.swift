@@ -55,3 +55,18 @@ public struct ModelWeights {
         output = c.tiedOutput ? embedding : try load("output.weight", [c.vocabulary, d])
     }
 }
+
+extension LayerWeights {
+    /// The weight [out, in] of a linear site.
+    public func weight(of site: Site) -> Tensor {
+        switch site {
+        case .q: q
+        case .k: k
+        case .v: v
+        case .o: o
+        case .gate: gate
+        case .up: up
+        case .down: down
+        }
+    }
+}
