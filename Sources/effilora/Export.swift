@@ -1,5 +1,6 @@
 import ArgumentParser
 import EffiAdapters
+import EffiFormats
 import EffiModel
 import Foundation
 
@@ -35,7 +36,8 @@ struct Export: ParsableCommand {
         } else if let recorded = try AdapterFile.trainedModel(of: adapter) {
             config = recorded
         } else {
-            throw ValidationError("\(adapter) does not record the Q/K row order of the model it was trained on (written by an older effilora); pass --model with that base model")
+            throw FormatError((adapter as NSString).appendingPathComponent(AdapterFile.configName),
+                              "does not record the Q/K row order of the model it was trained on (written by an older effilora); pass --model with that base model")
         }
         let adapters = try AdapterFile.load(from: adapter, model: config)
         try adapters.exportPEFT(to: out, baseModel: baseName ?? model ?? "")
