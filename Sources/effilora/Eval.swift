@@ -16,7 +16,7 @@ struct Eval: ParsableCommand {
         """)
 
     @Option(help: "A GGUF file or a Hugging Face folder.") var model: String
-    @Option(help: "An adapter folder written by train.") var adapter: String?
+    @Option(help: "An adapter folder written by train, or a PEFT LoRA folder.") var adapter: String?
     @Option(help: "The evaluation file (JSONL).") var file: String
     @Option(help: "choice | loss.") var mode = "choice"
     @Option(help: "Evaluate only the first N items (0: all).") var limit = 0
