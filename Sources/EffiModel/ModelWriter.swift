@@ -8,39 +8,19 @@ import Foundation
 /// in the order the target expects (`QKRowOrder`): rotate-half in a folder, llama.cpp's
 /// permutation in a llama/mistral GGUF.
 public enum ModelWriter {
-    /// One weight under its two names.
-    struct Named {
-        let huggingFace: String, gguf: String
-        let tensor: Tensor
-        /// The heads of a Q or K tensor, whose rows follow the RoPE layout.
-        let qkHeads: Int?
-    }
-
-    /// Every tensor of the decoder, in file order (the output head only when it is not tied).
-    static func tensors(_ w: ModelWeights, _ c: ModelConfig) -> [Named] {
-        var out = [Named(huggingFace: "model.embed_tokens.weight", gguf: "token_embd.weight", tensor: w.embedding, qkHeads: nil)]
+    /// Every tensor of the decoder with its name, in file order (the output head only when it
+    /// is not tied), Q/K rows moved from the model's order to `layout`.
+    static func tensors(_ w: ModelWeights, _ c: ModelConfig, to layout: RoPELayout) -> [(name: TensorName, layer: Int, tensor: Tensor)] {
+        var out: [(name: TensorName, layer: Int, tensor: Tensor)] = [(.embedding, 0, w.embedding)]
         for (i, l) in w.layers.enumerated() {
-            let entries: [(String, String, Tensor?, Int?)] = [
-                ("input_layernorm.weight", "attn_norm.weight", l.attentionNorm, nil),
-                ("self_attn.q_proj.weight", "attn_q.weight", l.q, c.heads), ("self_attn.q_proj.bias", "attn_q.bias", l.qBias, c.heads),
-                ("self_attn.k_proj.weight", "attn_k.weight", l.k, c.kvHeads), ("self_attn.k_proj.bias", "attn_k.bias", l.kBias, c.kvHeads),
-                ("self_attn.v_proj.weight", "attn_v.weight", l.v, nil), ("self_attn.v_proj.bias", "attn_v.bias", l.vBias, nil),
-                ("self_attn.o_proj.weight", "attn_output.weight", l.o, nil),
-                ("post_attention_layernorm.weight", "ffn_norm.weight", l.ffnNorm, nil),
-                ("mlp.gate_proj.weight", "ffn_gate.weight", l.gate, nil), ("mlp.up_proj.weight", "ffn_up.weight", l.up, nil),
-                ("mlp.down_proj.weight", "ffn_down.weight", l.down, nil),
-            ]
-            for (hf, gguf, tensor, heads) in entries {
-                if let tensor { out.append(Named(huggingFace: "model.layers.\(i).\(hf)", gguf: "blk.\(i).\(gguf)", tensor: tensor, qkHeads: heads)) }
+            for name in TensorName.allCases where name.isPerLayer {
+                guard let t = l.tensor(name) else { continue }
+                out.append((name, i, name.qkHeads(c).map { QKRowOrder.reorder(t, heads: $0, from: c.ropeLayout, to: layout) } ?? t))
             }
         }
-        out.append(Named(huggingFace: "model.norm.weight", gguf: "output_norm.weight", tensor: w.outputNorm, qkHeads: nil))
-        if !c.tiedOutput { out.append(Named(huggingFace: "lm_head.weight", gguf: "output.weight", tensor: w.output, qkHeads: nil)) }
+        out.append((.outputNorm, 0, w.outputNorm))
+        if !c.tiedOutput { out.append((.output, 0, w.output)) }
         return out
-    }
-
-    static func reordered(_ t: Named, _ c: ModelConfig, to layout: RoPELayout) -> Tensor {
-        t.qkHeads.map { QKRowOrder.reorder(t.tensor, heads: $0, from: c.ropeLayout, to: layout) } ?? t.tensor
     }
 
     // MARK: - Hugging Face folder
@@ -58,10 +38,11 @@ public enum ModelWriter {
         guard let hfClass = ModelConfig.huggingFaceArchitectures.first(where: { $0.architecture == c.architecture })?.hf else {
             throw FormatError(folder, "architecture \(c.architecture) has no transformers class here")
         }
+        try refuseOverwritingTheSource(lm, folder)
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         func path(_ name: String) -> String { (folder as NSString).appendingPathComponent(name) }
         var writer = SafetensorsWriter(metadata: ["format": "pt"])
-        for t in tensors(lm.decoder.weights, c) { writer.add(t.huggingFace, reordered(t, c, to: .rotateHalf), as: dtype) }
+        for t in tensors(lm.decoder.weights, c, to: .rotateHalf) { writer.add(t.name.huggingFace(t.layer), t.tensor, as: dtype) }
         try writer.write(to: path("model.safetensors"))
 
         let tokenizer = lm.tokenizer
@@ -100,6 +81,12 @@ public enum ModelWriter {
         }
     }
 
+    static func refuseOverwritingTheSource(_ lm: LanguageModel, _ output: String) throws {
+        let a = URL(fileURLWithPath: lm.path).standardizedFileURL.resolvingSymlinksInPath().path
+        let b = URL(fileURLWithPath: output).standardizedFileURL.resolvingSymlinksInPath().path
+        guard a != b else { throw FormatError(output, "is the model being read; write to another path") }
+    }
+
     static func writeJSON(_ object: [String: Any], to path: String) throws {
         let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
         guard FileManager.default.createFile(atPath: path, contents: data) else { throw FormatError(path, "cannot be written") }
@@ -124,6 +111,7 @@ public enum ModelWriter {
     public static func writeGGUF(_ lm: LanguageModel, to path: String, type: GGMLType) throws {
         let c = lm.decoder.config
         guard let fileType = fileType(type) else { throw FormatError(path, "cannot write weights as \(type.name) (F32, F16 or BF16)") }
+        try refuseOverwritingTheSource(lm, path)
         var w = GGUFWriter()
         if try LanguageModel.isFolder(lm.path) {
             for e in architectureMetadata(c, name: (lm.path as NSString).lastPathComponent) { w.set(e.key, e.value, as: e.type) }
@@ -135,9 +123,8 @@ public enum ModelWriter {
             }
         }
         w.set("general.file_type", uint32: fileType)
-        let layout = ModelConfig.ggufRoPELayout(architecture: c.architecture)
-        for t in tensors(lm.decoder.weights, c) {
-            w.add(t.gguf, reordered(t, c, to: layout), as: t.tensor.shape.count == 1 ? .f32 : type)
+        for t in tensors(lm.decoder.weights, c, to: ModelConfig.ggufRoPELayout(architecture: c.architecture)) {
+            w.add(t.name.gguf(t.layer), t.tensor, as: t.tensor.shape.count == 1 ? .f32 : type)
         }
         try w.write(to: path)
     }
