@@ -31,8 +31,8 @@ extension ModelWeights {
         if c.tiedOutput {
             output = embedding
         } else {
-            guard folder.tensorShape("lm_head.weight") != nil else {
-                throw FormatError(folder.path, "tensor lm_head.weight is missing (config.json has tie_word_embeddings false)")
+            guard folder.tensorShape(TensorName.output.huggingFace()) != nil else {
+                throw FormatError(folder.path, "tensor \(TensorName.output.huggingFace()) is missing (config.json has tie_word_embeddings false)")
             }
             output = try load(TensorName.output.huggingFace(), TensorName.output.shape(c))
         }

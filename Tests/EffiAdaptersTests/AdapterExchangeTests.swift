@@ -245,6 +245,12 @@ final class AdapterExchangeTests: XCTestCase {
         XCTAssertEqual(hf.tokenizer.encode(text), lm.tokenizer.encode(text))
         XCTAssertEqual(hf.tokenizer.chatTemplateSource, TinyGGUFModel.chatTemplate)
         XCTAssertEqual(hf.stopTokens, lm.stopTokens)
+        let range = expected.array.map(abs).max()!
+        let bf16Folder = temporary()
+        try ModelWriter.writeHuggingFace(lm, to: bf16Folder, dtype: .bf16)
+        XCTAssertEqual(try SafetensorsFile(path: bf16Folder + "/model.safetensors").info("model.layers.0.self_attn.q_proj.weight")?.dtype, .bf16)
+        // BF16 keeps 8 significant bits: relative to the logits' size.
+        XCTAssertLessThanOrEqual(maxDifference(expected, logits(try LanguageModel.load(bf16Folder), nil)), 5e-2 * range, "BF16 folder")
 
         let gguf = temporary(".gguf")
         try ModelWriter.writeGGUF(lm, to: gguf, type: .f32)
@@ -269,7 +275,6 @@ final class AdapterExchangeTests: XCTestCase {
         let f16 = try LanguageModel.load(fromFolder)
         let f16Diff = maxDifference(expected, logits(f16, nil))
         // F16 keeps 11 significant bits: relative to the logits' size.
-        let range = expected.array.map(abs).max()!
         XCTAssertLessThanOrEqual(f16Diff, 5e-3 * range, "F16 weights, logits up to \(range)")
         XCTAssertEqual(f16.decoder.config, lm.decoder.config)
         XCTAssertEqual(f16.tokenizer.encode(text), lm.tokenizer.encode(text))
