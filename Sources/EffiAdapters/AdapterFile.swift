@@ -21,6 +21,10 @@ public enum AdapterFile {
         /// The Reducer's outcome: each layer's mode, and its last importance scores.
         var layerModes: [LayerMode]?
         var layerScores: [Double?]?
+        /// The Q/K row order of the model it was trained on ("adjacentPairs": a GGUF llama file;
+        /// "rotateHalf": a Hugging Face folder or a qwen2 GGUF). Absent in files written before it
+        /// was recorded; those are taken to match the model they are loaded onto.
+        var ropeLayout: String?
     }
 
     static func regeneratedChecksum(_ adapters: Adapters) -> UInt64? {
@@ -51,20 +55,43 @@ public enum AdapterFile {
                                          "trainable": adapters.parameters.filter(\.trainable).reduce(0) { $0 + $1.value.count }],
                             regeneratedChecksum: regeneratedChecksum(adapters),
                             layerModes: adapters.layerModes.contains { $0 != .active } ? adapters.layerModes : nil,
-                            layerScores: layerScores)
+                            layerScores: layerScores, ropeLayout: adapters.modelConfig.ropeLayout.rawValue)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try writeAtomically(try encoder.encode(header), to: (folder as NSString).appendingPathComponent(configName))
     }
 
-    /// Reads a folder written by `save` for a model of the same shape.
-    public static func load(from folder: String, model: ModelConfig) throws -> Adapters {
+    static func header(_ folder: String) throws -> Header {
         let configPath = (folder as NSString).appendingPathComponent(configName)
         guard let data = FileManager.default.contents(atPath: configPath) else { throw FormatError(configPath, "cannot be read") }
-        let header: Header
-        do { header = try JSONDecoder().decode(Header.self, from: data) } catch {
+        do { return try JSONDecoder().decode(Header.self, from: data) } catch {
             throw FormatError(configPath, "is not an effilora adapter config: \(error)")
         }
+    }
+
+    static func layout(_ header: Header, _ configPath: String) throws -> RoPELayout? {
+        guard let raw = header.ropeLayout else { return nil }
+        guard let layout = RoPELayout(rawValue: raw) else { throw FormatError(configPath, "ropeLayout \(raw) is neither adjacentPairs nor rotateHalf") }
+        return layout
+    }
+
+    /// The shape of the model an adapter folder was trained on, from its config alone (the
+    /// adapter's own arithmetic needs nothing else); nil when the file does not record its Q/K
+    /// row order, which only the base model can then tell.
+    public static func trainedModel(of folder: String) throws -> ModelConfig? {
+        let h = try header(folder)
+        guard let layout = try layout(h, (folder as NSString).appendingPathComponent(configName)) else { return nil }
+        let m = h.model
+        return ModelConfig(architecture: m.architecture, layers: m.layers, modelWidth: m.modelWidth, ffnWidth: m.ffnWidth, heads: m.heads,
+                           kvHeads: m.kvHeads, vocabulary: m.vocabulary, ropeLayout: layout)
+    }
+
+    /// Reads a folder written by `save` for a model of the same shape. An adapter trained on the
+    /// other Q/K row order (a GGUF llama model vs its Hugging Face folder) has its q/k rows moved
+    /// to this model's order, so it means the same thing.
+    public static func load(from folder: String, model: ModelConfig) throws -> Adapters {
+        let configPath = (folder as NSString).appendingPathComponent(configName)
+        let header = try header(folder)
         guard header.model == ModelShape(model) else {
             throw FormatError(configPath, "was trained for a \(header.model) model, not this \(ModelShape(model)) one")
         }
@@ -86,6 +113,7 @@ public enum AdapterFile {
             unused.remove(p.name)
         }
         if let extra = unused.sorted().first { throw FormatError(weightsPath, "tensor \(extra) is not a parameter of this adapter") }
+        if let trained = try layout(header, configPath) { try adapters.reorderQKRows(from: trained, to: model.ropeLayout) }
         return adapters
     }
 }

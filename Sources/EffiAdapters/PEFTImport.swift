@@ -1,3 +1,4 @@
+import EffiCore
 import EffiFormats
 import EffiModel
 import Foundation
@@ -6,22 +7,26 @@ extension Adapters {
     /// A Hugging Face PEFT LoRA adapter folder (`adapter_config.json` + `adapter_model.safetensors`)
     /// as a `lora` adapter: tensors `base_model.model.model.layers.{i}.{module}.lora_A.weight`
     /// [r, d_in] and `….lora_B.weight` [d_out, r]; scale lora_alpha / r (or / √r with use_rslora).
-    /// Options this tool does not implement (DoRA, per-module rank or alpha patterns, biases,
-    /// fan_in_fan_out) are errors rather than ignored.
+    /// PEFT adapters are in Hugging Face's Q/K row order; on a GGUF llama model the q/k B rows are
+    /// permuted as its weights are. Per-module `rank_pattern` / `alpha_pattern` entries (matched as
+    /// PEFT does: the whole module name, or a dotted suffix, as a regular expression) are exact too:
+    /// every site is stored at the largest rank, zero-padded, with its own scale folded into B
+    /// (the imported adapter then has alpha = r, scale 1). Options this tool does not implement
+    /// (DoRA, biases, fan_in_fan_out, other PEFT types) are errors rather than ignored.
     public static func importPEFT(folder: String, model: ModelConfig) throws -> Adapters {
-        let configPath = (folder as NSString).appendingPathComponent("adapter_config.json")
+        let configPath = (folder as NSString).appendingPathComponent(PEFT.configName)
         let json = try HuggingFaceConfig(path: configPath)
         let type = try json.string("peft_type")
-        guard type == "LORA" else { throw FormatError(configPath, "peft_type \(type) is not supported (LORA)") }
+        guard type == "LORA" else { throw FormatError(configPath, "peft_type \(type) is not supported (only LORA)") }
         for key in ["use_dora", "fan_in_fan_out", "lora_bias"] where try json.bool(key, default: false) {
             throw FormatError(configPath, "\(key) = true is not supported")
         }
-        for key in ["rank_pattern", "alpha_pattern"] {
-            if let pattern = json.json[key] as? [String: Any], !pattern.isEmpty {
-                throw FormatError(configPath, "\(key) is not supported (one rank and alpha for every module)")
-            }
-        }
         if let bias = json.json["bias"] as? String, bias != "none" { throw FormatError(configPath, "bias \(bias) is not supported (none)") }
+        if let saved = json.json["modules_to_save"] as? [Any], !saved.isEmpty {
+            throw FormatError(configPath, "modules_to_save \(saved) is not supported (whole trained modules, not LoRA)")
+        }
+        let rankPattern = try pattern(json, "rank_pattern") { $0 as? Int }
+        let alphaPattern = try pattern(json, "alpha_pattern") { ($0 as? NSNumber)?.doubleValue }
         var c = AdapterConfig()
         c.method = .lora
         c.rank = try json.int("r")
@@ -32,25 +37,84 @@ extension Adapters {
         if json.contains("layers_to_transform") {
             c.layers = (json.json["layers_to_transform"] as? [Int]) ?? (json.json["layers_to_transform"] as? Int).map { [$0] } ?? []
         }
-        let adapters = try Adapters(config: c, model: model)
-        let weightsPath = (folder as NSString).appendingPathComponent("adapter_model.safetensors")
+        // Per site: its rank and scale from the patterns (PEFT's defaults r and lora_alpha).
+        func rank(_ module: String) -> Int { match(rankPattern, module) ?? c.rank }
+        func scale(_ module: String) -> Float {
+            let r = Float(rank(module)), alpha = Float(match(alphaPattern, module) ?? Double(c.alpha))
+            return c.rslora ? alpha / r.squareRoot() : alpha / r
+        }
+        let patterned = !rankPattern.isEmpty || !alphaPattern.isEmpty
+        var stored = c
+        if patterned {
+            let modules = c.adaptedLayers(of: model).flatMap { l in c.targets.map { PEFT.moduleName(layer: l, site: $0) } }
+            stored.rank = modules.map(rank).max() ?? c.rank
+            stored.alpha = Float(stored.rank)
+            stored.rslora = false
+        }
+        let adapters = try Adapters(config: stored, model: model)
+        let weightsPath = (folder as NSString).appendingPathComponent(PEFT.weightsName)
         let file = try SafetensorsFile(path: weightsPath)
         var expected = Set(file.names)
         for p in adapters.parameters {
             // layers.{i}.{site}.A → base_model.model.model.layers.{i}.{module}.lora_A.weight
             let parts = p.name.split(separator: ".")
-            guard parts.count == 4, let site = Site(rawValue: String(parts[2])) else { continue }
-            let name = "base_model.model.model.layers.\(parts[1]).\(site.huggingFaceModule).lora_\(parts[3]).weight"
+            guard parts.count == 4, let layer = Int(parts[1]), let site = Site(rawValue: String(parts[2])) else { continue }
+            let name = PEFT.tensorName(layer: layer, site: site, matrix: String(parts[3]))
+            let module = PEFT.moduleName(layer: layer, site: site)
+            let r = rank(module), isA = parts[3] == "A"
+            let shape = isA ? [r, site.inputWidth(model)] : [site.outputWidth(model), r]
             guard let info = file.info(name) else { throw FormatError(weightsPath, "tensor \(name) is missing") }
-            guard info.shape == p.value.shape else {
-                throw FormatError(weightsPath, "tensor \(name) has shape \(info.shape), expected \(p.value.shape)")
+            guard info.shape == shape else { throw FormatError(weightsPath, "tensor \(name) has shape \(info.shape), expected \(shape)") }
+            let values = Tensor(shape: shape)
+            try file.readFloats(name, into: values.data, count: values.count)
+            // Into the stored rank: A's first r rows; B's first r columns, times the site's scale
+            // over the stored one (1 without patterns).
+            let factor = patterned && !isA ? scale(module) : 1
+            let columns = p.value.columns
+            for i in 0..<shape[0] {
+                for j in 0..<shape[1] { p.value[i * columns + j] = factor * values[i * shape[1] + j] }
             }
-            try file.readFloats(name, into: p.value.data, count: p.value.count)
             expected.remove(name)
         }
         if let extra = expected.sorted().first {
             throw FormatError(weightsPath, "tensor \(extra) does not belong to a LoRA of the configured targets and layers (\(expected.count) such tensors)")
         }
+        try adapters.reorderQKRows(from: .rotateHalf, to: model.ropeLayout)
         return adapters
+    }
+
+    /// A `rank_pattern` / `alpha_pattern` object: pattern → value.
+    static func pattern<T>(_ json: HuggingFaceConfig, _ key: String, _ value: (Any) -> T?) throws -> [String: T] {
+        guard let object = json.json[key], !(object is NSNull) else { return [:] }
+        guard let dict = object as? [String: Any] else { throw FormatError(json.path, "\(key) is not an object") }
+        return try dict.mapValues { v in
+            guard let t = value(v) else { throw FormatError(json.path, "\(key) has a value \(v) of the wrong type") }
+            return t
+        }
+    }
+
+    /// PEFT's `get_pattern_key`: a key equal to the module name, else one that matches it as
+    /// `(.*\.)?(key)$`; where several match, the longest key (PEFT takes the first in file order,
+    /// which JSON objects here do not keep).
+    static func match<T>(_ pattern: [String: T], _ module: String) -> T? {
+        if let exact = pattern[module] { return exact }
+        let range = NSRange(module.startIndex..., in: module)
+        let hits = pattern.keys.filter { key in
+            guard let regex = try? NSRegularExpression(pattern: "^(.*\\.)?(\(key))$") else { return false }
+            return regex.firstMatch(in: module, range: range) != nil
+        }
+        return hits.max { ($0.count, $1) < ($1.count, $0) }.map { pattern[$0]! }
+    }
+
+    /// A native adapter folder (`adapters.safetensors`) or a PEFT LoRA folder (`adapter_model.safetensors`).
+    public static func load(from folder: String, model: ModelConfig) throws -> Adapters {
+        let fm = FileManager.default
+        if fm.fileExists(atPath: (folder as NSString).appendingPathComponent(AdapterFile.weightsName)) {
+            return try AdapterFile.load(from: folder, model: model)
+        }
+        if fm.fileExists(atPath: (folder as NSString).appendingPathComponent(PEFT.weightsName)) {
+            return try importPEFT(folder: folder, model: model)
+        }
+        throw FormatError(folder, "is not an adapter folder: expected \(AdapterFile.weightsName) (effilora) or \(PEFT.weightsName) (PEFT), with \(AdapterFile.configName)")
     }
 }

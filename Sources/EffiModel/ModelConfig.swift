@@ -24,6 +24,12 @@ public struct ModelConfig: Sendable, Equatable {
     }
     public var kvWidth: Int { kvHeads * headDim }
 
+    /// The Q/K row order of GGUF files of an architecture: llama and mistral files are permuted for
+    /// the adjacent-pair RoPE by llama.cpp's converter; qwen2 files keep rotate-half.
+    public static func ggufRoPELayout(architecture: String) -> RoPELayout {
+        architecture == "qwen2" ? .rotateHalf : .adjacentPairs
+    }
+
     /// From a GGUF file's `{arch}.*` metadata. llama files store Q/K rows permuted for the
     /// adjacent-pair RoPE; qwen2 files keep Hugging Face's rotate-half order.
     public init(gguf: GGUFFile) throws {
@@ -44,7 +50,7 @@ public struct ModelConfig: Sendable, Equatable {
         contextLength = try int("context_length")
         ropeBase = gguf.architectureValue("rope.freq_base")?.double ?? 10_000
         normEpsilon = Float(gguf.architectureValue("attention.layer_norm_rms_epsilon")?.double ?? 1e-5)
-        ropeLayout = arch == "qwen2" ? .rotateHalf : .adjacentPairs
+        ropeLayout = Self.ggufRoPELayout(architecture: arch)
         guard let embedding = gguf.tensor("token_embd.weight") else { throw FormatError(gguf.path, "tensor token_embd.weight is missing") }
         vocabulary = embedding.shape[0]
         tiedOutput = gguf.tensor("output.weight") == nil

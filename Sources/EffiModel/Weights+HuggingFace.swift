@@ -22,28 +22,19 @@ extension ModelWeights {
         func optional(_ name: String, _ shape: [Int]) throws -> Tensor? {
             folder.tensorShape(name) == nil ? nil : try load(name, shape)
         }
-        let d = c.modelWidth, f = c.ffnWidth, kv = c.kvWidth
-        embedding = try load("model.embed_tokens.weight", [c.vocabulary, d])
+        embedding = try load(TensorName.embedding.huggingFace(), TensorName.embedding.shape(c))
         layers = try (0..<c.layers).map { i in
-            let p = "model.layers.\(i)."
-            return LayerWeights(
-                attentionNorm: try load(p + "input_layernorm.weight", [d]),
-                q: try load(p + "self_attn.q_proj.weight", [d, d]), k: try load(p + "self_attn.k_proj.weight", [kv, d]),
-                v: try load(p + "self_attn.v_proj.weight", [kv, d]), o: try load(p + "self_attn.o_proj.weight", [d, d]),
-                ffnNorm: try load(p + "post_attention_layernorm.weight", [d]),
-                gate: try load(p + "mlp.gate_proj.weight", [f, d]), up: try load(p + "mlp.up_proj.weight", [f, d]),
-                down: try load(p + "mlp.down_proj.weight", [d, f]),
-                qBias: try optional(p + "self_attn.q_proj.bias", [d]), kBias: try optional(p + "self_attn.k_proj.bias", [kv]),
-                vBias: try optional(p + "self_attn.v_proj.bias", [kv]))
+            try LayerWeights(load: { try load($0.huggingFace(i), $0.shape(c)) },
+                             optional: { try optional($0.huggingFace(i), $0.shape(c)) })
         }
-        outputNorm = try load("model.norm.weight", [d])
+        outputNorm = try load(TensorName.outputNorm.huggingFace(), TensorName.outputNorm.shape(c))
         if c.tiedOutput {
             output = embedding
         } else {
-            guard folder.tensorShape("lm_head.weight") != nil else {
-                throw FormatError(folder.path, "tensor lm_head.weight is missing (config.json has tie_word_embeddings false)")
+            guard folder.tensorShape(TensorName.output.huggingFace()) != nil else {
+                throw FormatError(folder.path, "tensor \(TensorName.output.huggingFace()) is missing (config.json has tie_word_embeddings false)")
             }
-            output = try load("lm_head.weight", [c.vocabulary, d])
+            output = try load(TensorName.output.huggingFace(), TensorName.output.shape(c))
         }
     }
 }

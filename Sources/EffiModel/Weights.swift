@@ -37,21 +37,26 @@ public struct ModelWeights {
         func optional(_ name: String, _ shape: [Int]) throws -> Tensor? {
             gguf.tensor(name) == nil ? nil : try load(name, shape)
         }
-        let d = c.modelWidth, f = c.ffnWidth, kv = c.kvWidth
-        embedding = try load("token_embd.weight", [c.vocabulary, d])
+        embedding = try load(TensorName.embedding.gguf(), TensorName.embedding.shape(c))
         layers = try (0..<c.layers).map { i in
-            let p = "blk.\(i)."
-            return LayerWeights(
-                attentionNorm: try load(p + "attn_norm.weight", [d]),
-                q: try load(p + "attn_q.weight", [d, d]), k: try load(p + "attn_k.weight", [kv, d]),
-                v: try load(p + "attn_v.weight", [kv, d]), o: try load(p + "attn_output.weight", [d, d]),
-                ffnNorm: try load(p + "ffn_norm.weight", [d]),
-                gate: try load(p + "ffn_gate.weight", [f, d]), up: try load(p + "ffn_up.weight", [f, d]),
-                down: try load(p + "ffn_down.weight", [d, f]),
-                qBias: try optional(p + "attn_q.bias", [d]), kBias: try optional(p + "attn_k.bias", [kv]),
-                vBias: try optional(p + "attn_v.bias", [kv]))
+            try LayerWeights(load: { try load($0.gguf(i), $0.shape(c)) }, optional: { try optional($0.gguf(i), $0.shape(c)) })
         }
-        outputNorm = try load("output_norm.weight", [d])
-        output = c.tiedOutput ? embedding : try load("output.weight", [c.vocabulary, d])
+        outputNorm = try load(TensorName.outputNorm.gguf(), TensorName.outputNorm.shape(c))
+        output = c.tiedOutput ? embedding : try load(TensorName.output.gguf(), TensorName.output.shape(c))
+    }
+}
+
+extension LayerWeights {
+    /// The weight [out, in] of a linear site.
+    public func weight(of site: Site) -> Tensor {
+        switch site {
+        case .q: q
+        case .k: k
+        case .v: v
+        case .o: o
+        case .gate: gate
+        case .up: up
+        case .down: down
+        }
     }
 }

@@ -28,7 +28,7 @@ struct Generate: ParsableCommand {
     @Option(help: "Random seed for sampling (default: a random one, printed with --verbose).")
     var seed: UInt64?
 
-    @Option(help: "An adapter folder written by train (adapter_config.json + adapters.safetensors).")
+    @Option(help: "An adapter folder written by train (adapters.safetensors), or a PEFT LoRA folder (adapter_model.safetensors).")
     var adapter: String?
 
     @Flag(help: "Wrap the prompt in the model's chat template as a user message.")

@@ -9,7 +9,7 @@ struct Score: ParsableCommand {
     @Option(help: "A GGUF file or a Hugging Face folder.")
     var model: String
 
-    @Option(help: "An adapter folder written by train (adapter_config.json + adapters.safetensors).")
+    @Option(help: "An adapter folder written by train (adapters.safetensors), or a PEFT LoRA folder (adapter_model.safetensors).")
     var adapter: String?
 
     @Option(help: "The text to score.")
@@ -17,6 +17,9 @@ struct Score: ParsableCommand {
 
     @Flag(help: "Print JSON.")
     var json = false
+
+    @Flag(help: "With --json: also the token ids and the logits at every position (for cross-checks with other tools).")
+    var logits = false
 
     struct Token: Encodable {
         let id: Int32
@@ -31,6 +34,9 @@ struct Score: ParsableCommand {
         let scored: [Token]
         let meanNLL: Double
         let perplexity: Double
+        var ids: [Int32]? = nil
+        /// [position][vocabulary]: the logits of the token after each position.
+        var logits: [[Float]]? = nil
     }
 
     func run() throws {
@@ -45,8 +51,13 @@ struct Score: ParsableCommand {
             Token(id: ids[i], text: lm.tokenizer.decode([ids[i]]), logProb: logProbs[i - 1])
         }
         let meanNLL = -logProbs.reduce(0, +) / Double(logProbs.count)
-        let report = Report(model: model, tokens: ids.count, scored: scored, meanNLL: meanNLL, perplexity: exp(meanNLL))
+        var report = Report(model: model, tokens: ids.count, scored: scored, meanNLL: meanNLL, perplexity: exp(meanNLL))
         if json {
+            if logits {
+                let all = lm.decoder.logits(tokens: ids, batch: 1, seqLen: ids.count)
+                report.ids = ids
+                report.logits = (0..<ids.count).map { Array(all.rows($0..<$0 + 1).buffer) }
+            }
             try printJSON(report)
         } else {
             for t in scored { print(String(format: "%8.4f  %6d  %@", t.logProb, t.id, t.text.debugDescription)) }

@@ -68,21 +68,10 @@ final class HuggingFaceFolderTests: XCTestCase {
             return m
         }
 
-        /// Rows of an [heads · headDim, in] weight reordered as convert_hf_to_gguf.py's
-        /// `LlamaModel.permute`: w.reshape(n_head, 2, headDim/2, in).swapaxes(1, 2).reshape(out, in),
-        /// so new row (h, i, j) is old row (h, j, i).
+        /// Rows of an [heads · headDim, in] weight in the order convert_hf_to_gguf.py writes
+        /// (the library's one permutation; the logits comparisons below check it).
         static func permute(_ w: [Float], rows: Int, columns: Int, heads: Int) -> [Float] {
-            let headDim = rows / heads, half = headDim / 2
-            var out = [Float](repeating: 0, count: w.count)
-            for h in 0..<heads {
-                for i in 0..<half {
-                    for j in 0..<2 {
-                        let new = h * headDim + i * 2 + j, old = h * headDim + j * half + i
-                        for c in 0..<columns { out[new * columns + c] = w[old * columns + c] }
-                    }
-                }
-            }
-            return out
+            QKRowOrder.reorder(Tensor(shape: [rows, columns], values: w), heads: heads, from: .rotateHalf, to: .adjacentPairs).array
         }
 
         /// As a GGUF: `{arch}.*` metadata and blk.{i}.* tensors with ggml dimensions (fastest first).

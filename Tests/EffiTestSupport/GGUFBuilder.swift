@@ -17,6 +17,10 @@ public struct GGUFBuilder {
     public mutating func add(_ key: String, uint32 v: UInt32) { metadata.append((key, 4, Self.u32(v))) }
     public mutating func add(_ key: String, string s: String) { metadata.append((key, 8, Self.string(s))) }
     public mutating func add(_ key: String, float v: Float) { metadata.append((key, 6, Self.u32(v.bitPattern))) }
+    public mutating func add(_ key: String, bool v: Bool) { metadata.append((key, 7, Data([v ? 1 : 0]))) }
+    public mutating func add(_ key: String, int32s: [Int32]) {
+        metadata.append((key, 9, Self.u32(5) + Self.u64(UInt64(int32s.count)) + int32s.map { Self.u32(UInt32(bitPattern: $0)) }.reduce(Data(), +)))
+    }
     public mutating func add(_ key: String, strings: [String]) {
         metadata.append((key, 9, Self.u32(8) + Self.u64(UInt64(strings.count)) + strings.map(Self.string).reduce(Data(), +)))
     }

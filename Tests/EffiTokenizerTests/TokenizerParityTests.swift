@@ -66,4 +66,56 @@ final class TokenizerParityTests: XCTestCase {
             try checkParity(tokenizer, fixture: "tiny-\(family)", minimumLines: 500)
         }
     }
+
+    // MARK: - written out for other tools, read back
+
+    /// The tokenizer written as tokenizer.json + tokenizer_config.json and as GGUF metadata, each
+    /// read back: both must still match the `tokenizers` fixture line for line.
+    func checkExported(_ tokenizer: Tokenizer, fixture: String, minimumLines: Int) throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("effilora-tok-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        for (name, object) in [("tokenizer.json", try tokenizer.huggingFaceJSON(source: fixture)),
+                               ("tokenizer_config.json", tokenizer.huggingFaceConfigJSON(contextLength: 2048))] {
+            try JSONSerialization.data(withJSONObject: object).write(to: URL(fileURLWithPath: folder + "/" + name))
+        }
+        let fromJSON = try Tokenizer(tokenizerJSON: folder + "/tokenizer.json")
+        XCTAssertEqual(fromJSON.vocabulary, tokenizer.vocabulary)
+        XCTAssertEqual(fromJSON.specialTokens, tokenizer.specialTokens)
+        XCTAssertEqual([fromJSON.bosID, fromJSON.eosID], [tokenizer.bosID, tokenizer.eosID])
+        XCTAssertEqual(fromJSON.addsBOS, tokenizer.addsBOS)
+        XCTAssertEqual(fromJSON.chatTemplateSource, tokenizer.chatTemplateSource)
+        try checkParity(fromJSON, fixture: fixture, minimumLines: minimumLines)
+
+        var writer = GGUFWriter()
+        writer.set("general.architecture", string: "llama")
+        for e in tokenizer.ggufMetadata { writer.set(e.key, e.value, as: e.type) }
+        try writer.write(to: folder + "/tokenizer.gguf")
+        let fromGGUF = try Tokenizer(gguf: GGUFFile(path: folder + "/tokenizer.gguf"))
+        XCTAssertEqual(fromGGUF.vocabulary, tokenizer.vocabulary)
+        XCTAssertEqual(fromGGUF.specialTokens, tokenizer.specialTokens)
+        XCTAssertEqual(fromGGUF.preTokenizer, tokenizer.preTokenizer)
+        try checkParity(fromGGUF, fixture: fixture, minimumLines: minimumLines)
+    }
+
+    func testSmolLM2WrittenOutAndReadBack() throws {
+        let path = PinnedFiles.smolLM2
+        guard FileManager.default.fileExists(atPath: path) else { return XCTFail("\(path) is missing: run scripts/setup.sh") }
+        try checkExported(try Tokenizer(gguf: GGUFFile(path: path)), fixture: "smollm2", minimumLines: 2000)
+    }
+
+    func testQwen25CoderWrittenOutAndReadBack() throws {
+        let path = PinnedFiles.qwen25Coder
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw XCTSkip("\(path) is absent (491 MB; fetch it with scripts/setup.sh qwen2.5-coder-0.5b)")
+        }
+        try checkExported(try Tokenizer(gguf: GGUFFile(path: path)), fixture: "qwen2.5-coder", minimumLines: 2000)
+    }
+
+    func testTokenizerJSONFamiliesWrittenOutAndReadBack() throws {
+        for family in ["gpt2", "llama3", "qwen2"] {
+            try checkExported(try Tokenizer(tokenizerJSON: Self.fixture("tiny-\(family).tokenizer.json").path),
+                              fixture: "tiny-\(family)", minimumLines: 500)
+        }
+    }
 }

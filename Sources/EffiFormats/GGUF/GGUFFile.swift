@@ -22,6 +22,8 @@ public final class GGUFFile: @unchecked Sendable {
     public let metadata: [String: GGUFValue]
     /// Metadata keys in file order.
     public let metadataKeys: [String]
+    /// The stored type of each metadata value (for copying values into another file unchanged).
+    public let metadataTypes: [String: GGUFType]
     public let tensors: [GGUFTensorInfo]
     public let alignment: Int
     public let dataOffset: Int
@@ -52,14 +54,19 @@ public final class GGUFFile: @unchecked Sendable {
         }
         var metadata: [String: GGUFValue] = [:]
         var keys: [String] = []
+        var types: [String: GGUFType] = [:]
         for i in 0..<Int(kvCount) {
             let key = try r.readString("metadata key #\(i)")
             let type = try r.read(UInt32.self, "type of metadata \(key)")
+            let start = r.offset
             metadata[key] = try Self.readValue(&r, type: type, key: key, depth: 0)
+            // An array's element type is the first field of its value.
+            types[key] = GGUFType(code: type, element: type == 9 ? r.bytes.loadUnaligned(fromByteOffset: start, as: UInt32.self).littleEndian : nil)
             keys.append(key)
         }
         self.metadata = metadata
         metadataKeys = keys
+        metadataTypes = types
 
         let alignmentValue = metadata["general.alignment"]?.int ?? 32
         guard alignmentValue > 0, alignmentValue & (alignmentValue - 1) == 0 else {

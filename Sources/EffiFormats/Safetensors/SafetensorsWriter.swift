@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import EffiCore
 
 /// Writes Float32 tensors to a safetensors file as F32, F16 or BF16 (16-bit types rounded to
@@ -74,69 +69,11 @@ public struct SafetensorsWriter {
     /// Writes the file atomically (temporary file in the same folder, then rename).
     public func write(to path: String) throws {
         let json = try header(path: path)
-        let directory = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
-        let base = path.split(separator: "/").last.map(String.init) ?? path
-        let temporary = "\(directory)/.\(base).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp"
-        guard let f = fopen(temporary, "wb") else {
-            throw FormatError(path, "cannot create \(temporary): \(String(cString: strerror(errno)))")
-        }
-        var closed = false
-        defer {
-            if !closed { fclose(f) }
-        }
-        do {
-            func put(_ p: UnsafeRawPointer, _ count: Int) throws {
-                guard count == 0 || fwrite(p, 1, count, f) == count else {
-                    throw FormatError(path, "cannot write \(temporary): \(String(cString: strerror(errno)))")
-                }
-            }
-            var n = UInt64(json.count).littleEndian
-            try put(&n, 8)
-            try json.withUnsafeBytes { try put($0.baseAddress!, $0.count) }
-            var chunk = [UInt8](repeating: 0, count: 1 << 20)
-            for e in ordered {
-                let src = e.tensor.data, count = e.tensor.count
-                if e.dtype == .f32 {
-                    #if _endian(little)
-                    try put(src, count * 4)
-                    continue
-                    #endif
-                }
-                let per = chunk.count / e.dtype.size
-                var start = 0
-                while start < count {
-                    let end = min(start + per, count)
-                    let bytes = chunk.withUnsafeMutableBytes { out -> Int in
-                        for i in start..<end {
-                            let bits: UInt32 = switch e.dtype {
-                            case .f16: UInt32(SafetensorsDType.halfBits(src[i]))
-                            case .bf16: UInt32(SafetensorsDType.bfloat16Bits(src[i]))
-                            default: src[i].bitPattern
-                            }
-                            if e.dtype.size == 2 {
-                                out.storeBytes(of: UInt16(truncatingIfNeeded: bits).littleEndian, toByteOffset: (i - start) * 2, as: UInt16.self)
-                            } else {
-                                out.storeBytes(of: bits.littleEndian, toByteOffset: (i - start) * 4, as: UInt32.self)
-                            }
-                        }
-                        return (end - start) * e.dtype.size
-                    }
-                    try chunk.withUnsafeBytes { try put($0.baseAddress!, bytes) }
-                    start = end
-                }
-            }
-            guard fflush(f) == 0, fsync(fileno(f)) == 0 else {
-                throw FormatError(path, "cannot write \(temporary): \(String(cString: strerror(errno)))")
-            }
-            closed = true
-            guard fclose(f) == 0 else { throw FormatError(path, "cannot close \(temporary): \(String(cString: strerror(errno)))") }
-            guard rename(temporary, path) == 0 else {
-                throw FormatError(path, "cannot rename \(temporary) into place: \(String(cString: strerror(errno)))")
-            }
-        } catch {
-            unlink(temporary)
-            throw error
-        }
+        let file = try OutputFile(path: path)
+        try file.write(littleEndian: UInt64(json.count))
+        try file.write(json)
+        for e in ordered { try file.write(floats: e.tensor.data, count: e.tensor.count, as: e.dtype) }
+        try file.commit()
     }
 
     /// A JSON string literal: quotes, backslashes and control characters escaped, the rest as

@@ -21,7 +21,7 @@ struct Eval: ParsableCommand {
         """)
 
     @Option(help: "A GGUF file or a Hugging Face folder.") var model: String
-    @Option(help: "An adapter folder written by train.") var adapter: String?
+    @Option(help: "An adapter folder written by train, or a PEFT LoRA folder.") var adapter: String?
     @Option(help: "Tasks, comma-separated: \(TaskSuite.commonsense.joined(separator: ",")), or commonsense for all eight.") var tasks: String?
     @Option(help: "An evaluation file (JSONL) instead of --tasks.") var file: String?
     @Option(help: "The tasks' split: test | valid.") var split = "test"

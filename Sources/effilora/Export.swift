@@ -1,0 +1,48 @@
+import ArgumentParser
+import EffiAdapters
+import EffiFormats
+import EffiModel
+import Foundation
+
+struct Export: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write an adapter as a Hugging Face PEFT LoRA folder (adapter_config.json + adapter_model.safetensors).",
+        discussion: """
+        EffiLoRA's shared A is written out per site, VeRA is folded into per-site A and B, the Reducer's \
+        dropped layers are left out, and q/k rows trained on a GGUF llama model are put in Hugging Face order. \
+        Adapters with several B experts and a router are not LoRA and are refused.
+        """)
+
+    @Option(help: "An effilora adapter folder.")
+    var adapter: String
+
+    @Option(help: "Output format (peft).")
+    var format = "peft"
+
+    @Option(help: "The folder to write.")
+    var out: String
+
+    @Option(help: "base_model_name_or_path in adapter_config.json (e.g. HuggingFaceTB/SmolLM2-135M-Instruct).")
+    var baseName: String?
+
+    @Option(help: "The base model the adapter was trained on; needed only for adapters that do not record their Q/K row order.")
+    var model: String?
+
+    func run() throws {
+        guard format == "peft" else { throw ValidationError("--format \(format): only peft is supported") }
+        let config: ModelConfig
+        if let model {
+            config = try LanguageModel.decoderConfig(model)
+        } else if let recorded = try AdapterFile.trainedModel(of: adapter) {
+            config = recorded
+        } else {
+            throw FormatError((adapter as NSString).appendingPathComponent(AdapterFile.configName),
+                              "does not record the Q/K row order of the model it was trained on (written by an older effilora); pass --model with that base model")
+        }
+        let adapters = try AdapterFile.load(from: adapter, model: config)
+        try adapters.exportPEFT(to: out, baseModel: baseName ?? model ?? "")
+        let factors = try adapters.loraFactors()
+        let count = factors.reduce(0) { $0 + $1.a.count + $1.b.count }
+        print("wrote \(out): PEFT LoRA r \(adapters.config.rank), \(factors.count) modules in \(Set(factors.map(\.layer)).count) layers, \(count) parameters")
+    }
+}

@@ -1,0 +1,38 @@
+import ArgumentParser
+import EffiAdapters
+import EffiFormats
+import EffiModel
+
+struct Fuse: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Add an adapter's s·B·A into the base weights and write a Hugging Face folder or a GGUF file.",
+        discussion: "Without --adapter it converts the base alone (e.g. a GGUF file into a Hugging Face folder).")
+
+    @Option(help: "The base model: a GGUF file or a Hugging Face folder.")
+    var model: String
+
+    @Option(help: "An effilora adapter folder or a PEFT LoRA folder.")
+    var adapter: String?
+
+    @Option(help: "The folder (hf) or file (gguf) to write.")
+    var out: String
+
+    @Option(help: "hf (config.json, model.safetensors, tokenizer files) or gguf (v3, the source's metadata and tokenizer).")
+    var format = "hf"
+
+    @Option(help: "f32, f16 or bf16.")
+    var dtype = "f32"
+
+    func run() throws {
+        guard ["hf", "gguf"].contains(format) else { throw ValidationError("--format \(format): expected hf or gguf") }
+        guard ["f32", "f16", "bf16"].contains(dtype) else { throw ValidationError("--dtype \(dtype): expected f32, f16 or bf16") }
+        let lm = try LanguageModel.load(model)
+        if let adapter { try Adapters.load(from: adapter, model: lm.decoder.config).fuse(into: lm.decoder.weights) }
+        if format == "hf" {
+            try ModelWriter.writeHuggingFace(lm, to: out, dtype: ["f32": .f32, "f16": .f16, "bf16": .bf16][dtype]!)
+        } else {
+            try ModelWriter.writeGGUF(lm, to: out, type: ["f32": .f32, "f16": .f16, "bf16": .bf16][dtype]!)
+        }
+        print("wrote \(out) (\(format), \(dtype))\(adapter.map { " with \($0) fused in" } ?? "")")
+    }
+}
