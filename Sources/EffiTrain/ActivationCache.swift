@@ -12,7 +12,9 @@ import Darwin
 /// input of `layer` is a fixed function of the example, so a forward can start there instead of at
 /// the embeddings once the example has been seen (from the second epoch on). Rows of example i
 /// live at rows offsets[i] ..< offsets[i] + length(i) of one [total tokens, d] Float32 block: in
-/// memory when it fits `memoryLimit`, else in a memory-mapped file (sparse until written).
+/// memory when it fits `memoryLimit`, else in a memory-mapped file (sparse until written). When the
+/// cutoff rises (the Reducer drops more layers), the held states are run through the newly
+/// dropped layers rather than recomputed from the embeddings.
 public final class ActivationCache {
     public enum Setting: Equatable, Sendable {
         case off
@@ -82,6 +84,9 @@ public final class ActivationCache {
     /// Examples whose states are held.
     public var cachedExamples: Int { filled.filter { $0 }.count }
 
+    /// Held states moved up to a higher layer so far (see `advance`).
+    public private(set) var advancedExamples = 0
+
     /// Caches the input of `layer` from now on; states of another layer are forgotten.
     public func use(layer: Int) {
         guard layer != self.layer else { return }
@@ -89,15 +94,39 @@ public final class ActivationCache {
         filled = Array(repeating: false, count: filled.count)
     }
 
+    /// Moves every held state up to `newLayer` in place: `run` maps a chunk of up to `chunk`
+    /// examples (of similar lengths), laid out as a batch [count · seqLen, d], from the input of
+    /// the current layer to the input of `newLayer` (the layers between run as the base model).
+    public func advance(to newLayer: Int, chunk: Int, _ run: (_ examples: [Int], _ seqLen: Int, _ states: Tensor) -> Void) {
+        precondition(newLayer >= layer, "the cache only moves up")
+        let held = filled.indices.filter { filled[$0] }.sorted { lengths[$0] < lengths[$1] }
+        for start in stride(from: 0, to: held.count, by: max(chunk, 1)) {
+            let examples = Array(held[start..<min(held.count, start + max(chunk, 1))])
+            let seqLen = examples.map { lengths[$0] }.max()!
+            let states = Tensor(shape: [examples.count * seqLen, width])
+            copy(examples, seqLen: seqLen, into: states)
+            run(examples, seqLen, states)
+            for (b, i) in examples.enumerated() {
+                (base + offsets[i] * width).update(from: states.data + b * seqLen * width, count: lengths[i] * width)
+            }
+        }
+        layer = newLayer
+        advancedExamples += held.count
+    }
+
+    private func copy(_ indices: [Int], seqLen: Int, into: Tensor) {
+        into.zero()
+        for (b, i) in indices.enumerated() {
+            (into.data + b * seqLen * width).update(from: base + offsets[i] * width, count: lengths[i] * width)
+        }
+    }
+
     /// The batch's states, row t of example b at row b · seqLen + t of `into` (padding rows zero),
     /// when every example of the batch is held; false (and nothing written) otherwise. Counts a hit or a miss.
     public func gather(_ indices: [Int], seqLen: Int, into: Tensor) -> Bool {
         guard indices.allSatisfy({ filled[$0] }) else { misses += 1; return false }
         hits += 1
-        into.zero()
-        for (b, i) in indices.enumerated() {
-            (into.data + b * seqLen * width).update(from: base + offsets[i] * width, count: lengths[i] * width)
-        }
+        copy(indices, seqLen: seqLen, into: into)
         return true
     }
 
@@ -111,8 +140,8 @@ public final class ActivationCache {
 
     public var summary: String {
         let total = hits + misses
-        return String(format: "activation cache: input of layer %d for %d examples, %.1f MiB %@; %d of %d batches started there (%.0f%%)",
+        return String(format: "activation cache: input of layer %d for %d examples, %.1f MiB %@; %d of %d batches started there (%.0f%%); %d states moved up as the cutoff rose",
                       layer, cachedExamples, Double(bytes) / 1_048_576, path.map { "in \($0)" } ?? "in memory", hits, total,
-                      100 * Double(hits) / Double(max(total, 1)))
+                      100 * Double(hits) / Double(max(total, 1)), advancedExamples)
     }
 }

@@ -174,6 +174,11 @@ public final class Trainer {
                                                   layer: layer, runFolder: output)
         }
         let cache = activationCache!
+        if layer > cache.layer {
+            cache.advance(to: layer, chunk: options.batchSize) { examples, _, states in
+                pass.forwardBase(states, layers: cache.layer..<layer, batch: train.makeBatch(examples))
+            }
+        }
         cache.use(layer: layer)
         let states = Tensor(shape: [batch.batch * batch.seqLen, decoder.config.modelWidth])
         if cache.gather(indices, seqLen: batch.seqLen, into: states) {

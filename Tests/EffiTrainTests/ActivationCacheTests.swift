@@ -79,6 +79,33 @@ final class ActivationCacheTests: XCTestCase {
         XCTAssertGreaterThan(cache.hits, 0, "later epochs start at the kept layer")
     }
 
+    /// Layer 1 dropped after 8 steps (as the Reducer's drop mode does): the held inputs of layer 1
+    /// are run through it to become layer 2's, and the run still matches the one without the cache.
+    func testCacheMovesUpWhenTheCutoffRises() throws {
+        let base = folder()
+        func run(_ cache: ActivationCache.Setting, _ output: String) throws -> (Trainer, [StepMetrics]) {
+            var a = AdapterConfig()
+            a.method = .lora; a.rank = 4; a.seed = 3; a.layers = [1, 2, 3]
+            var o = TrainingOptions()
+            o.iterations = 12; o.batchSize = 3; o.learningRate = 1e-2; o.validateEvery = 0; o.saveEvery = 0; o.seed = 5
+            let trainer = Trainer(decoder: Decoder(config: model, weights: .random(config: model, seed: 1)),
+                                  adapters: try Adapters(config: a, model: model), options: o, train: examples(), validation: nil,
+                                  output: output, activationCache: cache)
+            var metrics: [StepMetrics] = []
+            try trainer.run(stopAfter: 8) { metrics.append($0) }
+            trainer.adapters.setMode(.dropped, layer: 1)
+            try trainer.run { metrics.append($0) }
+            return (trainer, metrics)
+        }
+        let (_, plain) = try run(.off, base + "/plain")
+        let (cached, withCache) = try run(.auto, base + "/cached")
+        assertSameRun(plain, withCache)
+        let cache = try XCTUnwrap(cached.activationCache)
+        XCTAssertEqual(cache.layer, 2)
+        XCTAssertEqual(cache.advancedExamples, 12, "all 12 held states moved up once")
+        XCTAssertEqual(cache.hits, 8, "steps 5–8 from layer 1, 9–12 from layer 2 without a refill")
+    }
+
     func testAnExampleMissingFromTheBatchIsAMiss() throws {
         let cache = try XCTUnwrap(ActivationCache(setting: .auto, examples: examples(), width: 2, layer: 1, runFolder: folder()))
         let states = Tensor(shape: [2 * 11, 2])

@@ -98,6 +98,13 @@ public final class TrainingPass {
         return head(x: x, targets: batch.targets, lossScale: 0, dx: nil)
     }
 
+    /// Runs `layers` over `x` ([batch · seqLen, d], in place) as the base model (no adapter): moves
+    /// cached layer inputs up when the layers between lose their adapters.
+    public func forwardBase(_ x: Tensor, layers: Range<Int>, batch: TrainingBatch) {
+        allocate(batch: batch.batch, seqLen: batch.seqLen)
+        for l in layers { layerForward(l, x: x, saved: checkpointing ? saved[0] : saved[l], batch: batch, adapter: nil) }
+    }
+
     /// The input of layer `l` in the last forward ([batch · seqLen, d]; valid for l ≥ the layer it started at).
     public func layerInput(_ l: Int) -> Tensor {
         precondition(l >= firstComputedLayer && l < layerInputs.count, "layer \(l) was not computed in the last forward")
