@@ -4,7 +4,8 @@ import Foundation
 import XCTest
 
 /// `effilora compare` end to end on the real model (one training step, two PIQA items): its table
-/// holds each method's training summary and the same accuracies `effilora eval` reports on its own.
+/// holds each method's training summary, the same accuracies `effilora eval` reports on its own, and
+/// the generation results generate_limit asks for.
 final class CompareTests: XCTestCase {
     func testCompareTrainsEvaluatesAndTabulates() throws {
         guard FileManager.default.fileExists(atPath: PinnedFiles.smolLM2),
@@ -18,6 +19,7 @@ final class CompareTests: XCTestCase {
         methods: [base, lora]
         tasks: piqa
         limit: 2
+        generate_limit: 1
         train:
           rank: 2
           num_layers: 2
@@ -38,6 +40,11 @@ final class CompareTests: XCTestCase {
         XCTAssertEqual((training["parameters"] as? [String: Any])?["trainable"] as? Int, 2 * 2 * (2 * 576 + 576 + 192), "r (d_in + d_out) for q and v on 2 layers")
         XCTAssertNotNil(training["finalValidationLoss"] as? Double)
         XCTAssertTrue(FileManager.default.fileExists(atPath: base + "/out/compare.md"))
+        for method in methods {
+            let generation = try XCTUnwrap(method["generation"] as? [[String: Any]], "generate_limit adds generation results")
+            XCTAssertEqual(generation.count, 1)
+            XCTAssertEqual((generation[0]["score"] as? [String: Any])?["count"] as? Int, 1)
+        }
 
         for (method, adapter) in [("base", nil), ("lora", base + "/out/lora/adapter")] as [(String, String?)] {
             let eval = try EffiLoRAExecutable.run(["eval", "--model", PinnedFiles.smolLM2, "--tasks", "piqa", "--limit", "2", "--json"]

@@ -44,10 +44,13 @@ public struct TaskAverage: Codable, Sendable, Equatable {
     public var accNormStderr: Double
 
     public init(_ scores: [MultipleChoiceScore]) {
-        let n = Double(max(scores.count, 1))
-        func mean(_ values: [Double]) -> Double { values.reduce(0, +) / n }
-        func pooled(_ errors: [Double]) -> Double { errors.map { $0 * $0 }.reduce(0, +).squareRoot() / n }
-        acc = mean(scores.map(\.acc)); accStderr = pooled(scores.map(\.accStderr))
-        accNorm = mean(scores.map(\.accNorm)); accNormStderr = pooled(scores.map(\.accNormStderr))
+        (acc, accStderr) = Self.mean(scores.map { ($0.acc, $0.accStderr) })
+        (accNorm, accNormStderr) = Self.mean(scores.map { ($0.accNorm, $0.accNormStderr) })
+    }
+
+    /// The mean of per-task values and its standard error √(Σ se²) / n.
+    public static func mean(_ values: [(value: Double, stderr: Double)]) -> (value: Double, stderr: Double) {
+        let n = Double(max(values.count, 1))
+        return (values.map(\.value).reduce(0, +) / n, values.map { $0.stderr * $0.stderr }.reduce(0, +).squareRoot() / n)
     }
 }

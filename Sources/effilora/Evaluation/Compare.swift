@@ -15,7 +15,9 @@ struct Compare: ParsableCommand {
         shares (keys as in train -c); `reducer:` the options the +reducer methods add. Options on the command line \
         win. A method is base (no training: the zero-shot row), lora, effilora, lora-fa, vera or hydralora, with \
         +reducer to add the Reducer. Each method trains in its own process (so its peak memory is its own) into \
-        OUTPUT/METHOD; the tables go to OUTPUT/compare.md and compare.json.
+        OUTPUT/METHOD; the tables go to OUTPUT/compare.md and compare.json. generate_limit N (default 0: off) adds a \
+        table of generation accuracy on the tasks' instruction-style items (N per task), the format the mixed \
+        commonsense file trains.
         Example: effilora compare -c configs/compare.yaml --methods lora,effilora,effilora+reducer --limit 100
         """)
 
@@ -25,6 +27,7 @@ struct Compare: ParsableCommand {
     @Option(help: "Methods, comma-separated (base, lora, effilora, …, with +reducer).") var methods: String?
     @Option(help: "Tasks to evaluate, comma-separated, or commonsense.") var tasks: String?
     @Option(help: "Items per task (0: all).") var limit: Int?
+    @Option(help: "Items per task for the generation accuracy on the instruction-style items (0: none).") var generateLimit: Int?
     @Option(help: "The tasks' split: test | valid.") var split: String?
     @Option(help: "Output folder.") var output: String?
     @Option(help: "Training steps of every method (replaces train: iters).") var iters: Int?
@@ -33,7 +36,7 @@ struct Compare: ParsableCommand {
 
     struct Setup {
         var model = PinnedFiles.smolLM2, data = "commonsense", methods = ["base", "effilora"], tasks = "commonsense"
-        var limit = 0, split = "test", output = "out/compare"
+        var limit = 0, generateLimit = 0, split = "test", output = "out/compare"
         var train: [String: Any] = [:], reducer: [String: Any] = ["reducer_keep": 0.25]
     }
 
@@ -42,6 +45,7 @@ struct Compare: ParsableCommand {
         let training: RunSummary?
         let evaluation: [ChoiceResult]
         let average: TaskAverage
+        let generation: [GenerationResult]?
     }
 
     struct Report: Codable {
@@ -59,7 +63,7 @@ struct Compare: ParsableCommand {
                 guard !(value is [String: Any]) else { throw ValidationError("\(config): \(key) should be a value or a list") }
                 return "\(value)"
             }
-            let known: Set = ["model", "data", "methods", "tasks", "limit", "split", "output", "train", "reducer"]
+            let known: Set = ["model", "data", "methods", "tasks", "limit", "generate_limit", "split", "output", "train", "reducer"]
             if let unknown = file.keys.sorted().first(where: { !known.contains($0) }) {
                 throw ValidationError("\(config): unknown key \(unknown); known: \(known.sorted().joined(separator: ", "))")
             }
@@ -67,7 +71,11 @@ struct Compare: ParsableCommand {
             s.data = try string("data") ?? s.data
             s.methods = try string("methods")?.split(separator: ",").map(String.init) ?? s.methods
             s.tasks = try string("tasks") ?? s.tasks
-            if let limit = try string("limit") { guard let n = Int(limit) else { throw ValidationError("\(config): limit should be an integer") }; s.limit = n }
+            for (key, target) in [("limit", \Setup.limit), ("generate_limit", \Setup.generateLimit)] {
+                guard let value = try string(key) else { continue }
+                guard let n = Int(value) else { throw ValidationError("\(config): \(key) should be an integer") }
+                s[keyPath: target] = n
+            }
             s.split = try string("split") ?? s.split
             s.output = try string("output") ?? s.output
             for (key, target) in [("train", \Setup.train), ("reducer", \Setup.reducer)] where file[key] != nil {
@@ -80,6 +88,7 @@ struct Compare: ParsableCommand {
         s.methods = methods?.split(separator: ",").map(String.init) ?? s.methods
         s.tasks = tasks ?? s.tasks
         s.limit = limit ?? s.limit
+        s.generateLimit = generateLimit ?? s.generateLimit
         s.split = split ?? s.split
         s.output = output ?? s.output
         if let iters { s.train["iters"] = iters }
@@ -107,9 +116,13 @@ struct Compare: ParsableCommand {
 
     func run() throws {
         let s = try setup()
-        guard !s.methods.isEmpty, s.limit >= 0, ["test", "valid"].contains(s.split) else { throw ValidationError("give methods, a limit ≥ 0 and split test or valid") }
+        guard !s.methods.isEmpty, s.limit >= 0, s.generateLimit >= 0, ["test", "valid"].contains(s.split) else {
+            throw ValidationError("give methods, limits ≥ 0 and split test or valid")
+        }
         let dataFolder = FileManager.default.fileExists(atPath: s.data) ? s.data : TaskSuite.defaultDataDirectory + "/" + s.data
         let sources = try EvalSource.tasks([s.tasks], split: s.split, kind: "mc", data: TaskSuite.defaultDataDirectory, fewShot: false)
+        let instructionSources = s.generateLimit == 0 ? [] :
+            try EvalSource.tasks([s.tasks], split: s.split, kind: "instruct", data: TaskSuite.defaultDataDirectory, fewShot: false)
         let plans = try s.methods.map { ($0, try Self.trainArguments($0, setup: s, dataFolder: dataFolder)) }
         if !json { try printBudget(s, dataFolder: dataFolder, sources: sources, plans: plans) }
 
@@ -132,8 +145,13 @@ struct Compare: ParsableCommand {
                 if !json { emit(String(format: "  %@: acc %@, acc_norm %@ (%d items, %.0f s)", r.task, withError(r.score.acc, r.score.accStderr),
                                        withError(r.score.accNorm, r.score.accNormStderr), r.score.count, r.seconds)) }
             }
+            let generation = instructionSources.isEmpty ? nil
+                : try SuiteEvaluator(model: lm, limit: s.generateLimit, shots: 0).generate(instructionSources, maxTokens: 16) { r in
+                    if !json { emit(String(format: "  %@ (generate): acc %@, %d unanswered (%d items, %.0f s)", r.task,
+                                           withError(r.score.acc, r.score.accStderr), r.score.unanswered, r.score.count, r.seconds)) }
+                }
             results.append(MethodResult(method: method, training: arguments == nil ? nil : try RunSummary.read(from: folder),
-                                        evaluation: evaluation, average: TaskAverage(evaluation.map(\.score))))
+                                        evaluation: evaluation, average: TaskAverage(evaluation.map(\.score)), generation: generation))
         }
 
         let report = Report(model: s.model, data: dataFolder, split: s.split, limit: s.limit,
@@ -188,6 +206,20 @@ struct Compare: ParsableCommand {
             }
             table.add(["average", ""] + results.map { metric == "acc" ? withError($0.average.acc, $0.average.accStderr)
                                                                       : withError($0.average.accNorm, $0.average.accNormStderr) })
+            tables.append(table)
+        }
+        if let first = results.first?.generation {
+            var table = Table(["generate", "items"] + results.map(\.method))
+            for (i, task) in first.enumerated() {
+                table.add([task.task, "\(task.score.count)"] + results.map { r in
+                    r.generation.map { withError($0[i].score.acc, $0[i].score.accStderr) + " (\($0[i].score.unanswered) ?)" } ?? "–"
+                })
+            }
+            table.add(["average", ""] + results.map { r in
+                guard let g = r.generation else { return "–" }
+                let average = TaskAverage.mean(g.map { ($0.score.acc, $0.score.accStderr) })
+                return withError(average.value, average.stderr)
+            })
             tables.append(table)
         }
         return tables
