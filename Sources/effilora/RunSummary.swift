@@ -7,6 +7,7 @@ import Foundation
 /// reached (`compare` reads it). Throughput counts the training steps' time only (validation and
 /// checkpoints excluded); the wall time counts everything; the peak RSS is the whole process's.
 struct RunSummary: Codable {
+    /// At the end of the run (the Reducer's frozen or dropped layers no longer count as trainable).
     let parameters: ParameterReport
     /// Steps run by this invocation (fewer than --iters when resumed).
     let steps: Int

@@ -164,7 +164,7 @@ struct Train: ParsableCommand {
             progress.update(metrics)
         }
         progress.finish()
-        try RunSummary(parameters: report, steps: iters - progress.startStep, tokens: progress.tokens, stepSeconds: progress.stepSeconds,
+        try RunSummary(parameters: ParameterReport(adapters: trainer.adapters, base: lm.decoder.config), steps: iters - progress.startStep, tokens: progress.tokens, stepSeconds: progress.stepSeconds,
                        wallSeconds: progress.elapsed, peakResidentMiB: Double(peakResidentBytes()) / 1_048_576,
                        initialValidationLoss: trainer.initialValidationLoss, finalValidationLoss: finalValidationLoss)
             .write(to: trainer.output)

@@ -56,6 +56,15 @@ final class CompareTests: XCTestCase {
             let got = try XCTUnwrap((row["evaluation"] as? [[String: Any]])?.first?["score"] as? [String: Double])
             XCTAssertEqual(got, expected, method)
         }
+
+        let again = try EffiLoRAExecutable.run(["compare", "-c", base + "/compare.yaml", "--model", PinnedFiles.smolLM2, "--output", base + "/out",
+                                                "--reuse", "--tasks", "piqa", "--limit", "1", "--generate-limit", "0"])
+        XCTAssertEqual(again.status, 0, again.output)
+        XCTAssertTrue(again.output.contains("lora: reusing the finished run"), again.output)
+        let changed = try EffiLoRAExecutable.run(["compare", "-c", base + "/compare.yaml", "--model", PinnedFiles.smolLM2, "--output", base + "/out",
+                                                  "--reuse", "--tasks", "piqa", "--limit", "1", "--generate-limit", "0", "--methods", "lora", "--iters", "2"])
+        XCTAssertEqual(changed.status, 0, changed.output)
+        XCTAssertTrue(changed.output.contains("$ effilora train") && !changed.output.contains("reusing"), "other train arguments: trained again")
     }
 
     func testUnknownMethodsAreRefusedBeforeTraining() throws {

@@ -31,7 +31,7 @@ struct Compare: ParsableCommand {
     @Option(help: "The tasks' split: test | valid.") var split: String?
     @Option(help: "Output folder.") var output: String?
     @Option(help: "Training steps of every method (replaces train: iters).") var iters: Int?
-    @Flag(help: "Keep a method's earlier run in the output folder when it finished (its summary.json exists).") var reuse = false
+    @Flag(help: "Keep a method's earlier run in the output folder when it finished with the same train arguments.") var reuse = false
     @Flag(help: "Print JSON instead of the tables.") var json = false
 
     struct Setup {
@@ -128,10 +128,17 @@ struct Compare: ParsableCommand {
 
         for case let (method, arguments?) in plans {
             let folder = (s.output as NSString).appendingPathComponent(method)
-            if reuse, (try? RunSummary.read(from: folder)) != nil { emit("\(method): reusing the finished run in \(folder)"); continue }
+            // A run is reused only when it finished with the same train arguments.
+            let argumentsFile = (folder as NSString).appendingPathComponent("compare-arguments.json")
+            let recorded = FileManager.default.contents(atPath: argumentsFile).flatMap { try? JSONDecoder().decode([String].self, from: $0) }
+            if reuse, recorded == arguments, (try? RunSummary.read(from: folder)) != nil {
+                emit("\(method): reusing the finished run in \(folder)")
+                continue
+            }
             try? FileManager.default.removeItem(atPath: folder)
             emit("$ effilora train " + arguments.joined(separator: " "))
             try runSelf(["train"] + arguments)
+            try writeAtomically(try JSONEncoder().encode(arguments), to: argumentsFile)
         }
 
         let lm = try LanguageModel.load(s.model)
