@@ -106,12 +106,15 @@ public final class ActivationCache {
             let states = Tensor(shape: [examples.count * seqLen, width])
             copy(examples, seqLen: seqLen, into: states)
             run(examples, seqLen, states)
-            for (b, i) in examples.enumerated() {
-                (base + offsets[i] * width).update(from: states.data + b * seqLen * width, count: lengths[i] * width)
-            }
+            for (b, i) in examples.enumerated() { write(i, from: states, row: b * seqLen) }
         }
         layer = newLayer
         advancedExamples += held.count
+    }
+
+    /// Example i's rows from `states`, starting at row `row`.
+    private func write(_ i: Int, from states: Tensor, row: Int) {
+        (base + offsets[i] * width).update(from: states.data + row * width, count: lengths[i] * width)
     }
 
     private func copy(_ indices: [Int], seqLen: Int, into: Tensor) {
@@ -133,7 +136,7 @@ public final class ActivationCache {
     /// Keeps the batch's states (the rows of each example, not its padding) from `states` [batch · seqLen, d].
     public func store(_ indices: [Int], seqLen: Int, from states: Tensor) {
         for (b, i) in indices.enumerated() where !filled[i] {
-            (base + offsets[i] * width).update(from: states.data + b * seqLen * width, count: lengths[i] * width)
+            write(i, from: states, row: b * seqLen)
             filled[i] = true
         }
     }

@@ -38,11 +38,18 @@ struct SuiteEvaluator {
     let limit: Int
     let shots: Int
 
-    private func firstItems<T>(_ items: [T]) -> [T] { limit > 0 ? Array(items.prefix(limit)) : items }
+    /// Each source's items (the first `limit`); a source without items is an error naming its file.
+    private func itemSets<Item>(_ sources: [EvalSource], load: (String) throws -> [Item]) throws -> [[Item]] {
+        let sets = try sources.map { source in
+            let items = try load(source.file)
+            return limit > 0 ? Array(items.prefix(limit)) : items
+        }
+        for (source, items) in zip(sources, sets) where items.isEmpty { throw FormatError(source.file, "has no items") }
+        return sets
+    }
 
     func choices(_ sources: [EvalSource], report: (ChoiceResult) -> Void = { _ in }) throws -> [ChoiceResult] {
-        let itemSets = try sources.map { firstItems(try MultipleChoiceItem.load($0.file)) }
-        for (source, items) in zip(sources, itemSets) where items.isEmpty { throw FormatError(source.file, "has no items") }
+        let itemSets = try itemSets(sources, load: MultipleChoiceItem.load)
         var progress = ItemProgress(total: itemSets.map(\.count).reduce(0, +))
         let scorer = ChoiceScorer(decoder: model.decoder, tokenizer: model.tokenizer)
         return try zip(sources, itemSets).map { source, items in
@@ -61,8 +68,7 @@ struct SuiteEvaluator {
     }
 
     func generate(_ sources: [EvalSource], maxTokens: Int, report: (GenerationResult) -> Void = { _ in }) throws -> [GenerationResult] {
-        let itemSets = try sources.map { firstItems(try GenerationItem.load($0.file)) }
-        for (source, items) in zip(sources, itemSets) where items.isEmpty { throw FormatError(source.file, "has no items") }
+        let itemSets = try itemSets(sources, load: GenerationItem.load)
         var progress = ItemProgress(total: itemSets.map(\.count).reduce(0, +))
         return try zip(sources, itemSets).map { source, items in
             let start = monotonicSeconds()
