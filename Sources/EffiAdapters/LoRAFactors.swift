@@ -21,25 +21,18 @@ extension Adapters {
     }
 
     /// Every live site's update as LoRA factors, layer by layer in site order: LoRA, LoRA-FA and
-    /// EffiLoRA as they are (EffiLoRA's shared A is the same tensor at each of its sites); VeRA's
-    /// b ∘ (B (d ∘ (A x))) as B' = diag(b) B, A' = diag(d) A with scale 1. Layers the Reducer
-    /// dropped have no update and are left out; frozen ones keep theirs.
+    /// EffiLoRA as they are (EffiLoRA's shared A is the same tensor at each of its sites); VeRA as
+    /// its equivalent LoRA (see `VeRABranch`). Layers the Reducer dropped have no update and are
+    /// left out; frozen ones keep theirs.
     public func loraFactors() throws -> [LoRAFactor] {
         if let reason = notAFixedLowRankUpdate { throw AdapterError(reason) }
         var factors: [LoRAFactor] = []
         for layer in groups.indices where layerModes[layer] != .dropped {
             for input in SiteInput.allCases {
                 guard let g = groups[layer][input] else { continue }
-                for site in g.sites.sorted(by: { $0.site < $1.site }) {
-                    let a = g.projections[site.projection].value, b = site.heads[0].value
-                    if let d = site.veraIn?.value, let bv = site.veraOut?.value {
-                        let a2 = Tensor(shape: a.shape), b2 = Tensor(shape: b.shape)
-                        for i in 0..<a.rows { for j in 0..<a.columns { a2[i * a.columns + j] = d[i] * a[i * a.columns + j] } }
-                        for i in 0..<b.rows { for j in 0..<b.columns { b2[i * b.columns + j] = bv[i] * b[i * b.columns + j] } }
-                        factors.append(LoRAFactor(layer: layer, site: site.site, a: a2, b: b2, scale: 1))
-                    } else {
-                        factors.append(LoRAFactor(layer: layer, site: site.site, a: a, b: b, scale: config.scale))
-                    }
+                for branch in g.branches.sorted(by: { $0.site < $1.site }) {
+                    let f = try branch.loraFactor(a: branch.projection.value)
+                    factors.append(LoRAFactor(layer: layer, site: branch.site, a: f.a, b: f.b, scale: f.scale))
                 }
             }
         }
@@ -68,14 +61,9 @@ extension Adapters {
         guard from != to else { return }
         for layer in groups.indices {
             for g in groups[layer].values {
-                for site in g.sites {
-                    guard let heads = QKRowOrder.heads(of: site.site, modelConfig) else { continue }
-                    if site.veraIn != nil {
-                        throw AdapterError("a VeRA adapter on \(site.site.rawValue) cannot be moved between the GGUF and Hugging Face Q/K row orders (its B is shared with other sites); export it as PEFT LoRA instead")
-                    }
-                    for head in site.heads {
-                        head.value.copy(from: QKRowOrder.reorder(head.value, heads: heads, from: from, to: to))
-                    }
+                for branch in g.branches {
+                    guard let heads = QKRowOrder.heads(of: branch.site, modelConfig) else { continue }
+                    try branch.reorderOutputRows { QKRowOrder.reorder($0, heads: heads, from: from, to: to) }
                 }
             }
         }

@@ -56,12 +56,11 @@ extension Adapters {
         let file = try SafetensorsFile(path: weightsPath)
         var expected = Set(file.names)
         for p in adapters.parameters {
-            // layers.{i}.{site}.A → base_model.model.model.layers.{i}.{module}.lora_A.weight
-            let parts = p.name.split(separator: ".")
-            guard parts.count == 4, let layer = Int(parts[1]), let site = Site(rawValue: String(parts[2])) else { continue }
-            let name = PEFT.tensorName(layer: layer, site: site, matrix: String(parts[3]))
+            guard case .site(let layer, let site, let role) = p.key, role == .a || role == .b(expert: nil) else { continue }
+            let isA = role == .a
+            let name = PEFT.tensorName(layer: layer, site: site, matrix: isA ? "A" : "B")
             let module = PEFT.moduleName(layer: layer, site: site)
-            let r = rank(module), isA = parts[3] == "A"
+            let r = rank(module)
             let shape = isA ? [r, site.inputWidth(model)] : [site.outputWidth(model), r]
             guard let info = file.info(name) else { throw FormatError(weightsPath, "tensor \(name) is missing") }
             guard info.shape == shape else { throw FormatError(weightsPath, "tensor \(name) has shape \(info.shape), expected \(shape)") }

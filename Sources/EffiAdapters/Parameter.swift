@@ -1,27 +1,30 @@
 import EffiCore
 
-/// A named adapter tensor with its gradient. Frozen parameters (LoRA-FA's A, VeRA's matrices,
-/// B's the Reducer froze) take part in the forward but get no gradient and no update.
+/// An adapter tensor and what it is. Frozen parameters (LoRA-FA's A, VeRA's matrices, B's the
+/// Reducer froze) take part in the forward but get no gradient and no update. Gradients live
+/// outside it, in the `Gradients` of the pass that computes them.
 public final class Parameter {
-    public let name: String
+    public let key: ParameterKey
     public let value: Tensor
-    public let gradient: Tensor
     public var trainable: Bool
     /// Frozen at a seeded random value (LoRA-FA's A, VeRA's A and B): rebuilt from the seed when
     /// an adapter is loaded, so never stored in adapter files.
     public let regenerable: Bool
 
-    public init(name: String, shape: [Int], trainable: Bool) {
-        self.name = name
+    public init(key: ParameterKey, shape: [Int], trainable: Bool) {
+        self.key = key
         value = Tensor(shape: shape)
-        gradient = Tensor(shape: shape)
         self.trainable = trainable
         regenerable = !trainable
     }
+
+    /// Its tensor name in files.
+    public var name: String { key.name }
 }
 
 /// Deterministic initial values: each parameter draws from its own stream, seeded by the run's
-/// seed and the parameter's name, so values do not depend on creation order.
+/// seed and the parameter's file name, so values do not depend on creation order (and match
+/// the files of earlier versions).
 enum Initializer {
     static func stream(seed: UInt64, name: String) -> SplitMix64 {
         var hash = FNV1a()

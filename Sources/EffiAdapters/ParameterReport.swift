@@ -23,7 +23,7 @@ public struct ParameterReport: Codable, Sendable {
         let live = adapters.liveParameters
         trainable = live.filter(\.trainable).reduce(0) { $0 + $1.value.count }
         frozenAdapter = live.filter { !$0.trainable }.reduce(0) { $0 + $1.value.count }
-        shared = live.filter { $0.trainable && !$0.name.hasPrefix("layers.") }.reduce(0) { $0 + $1.value.count }
+        shared = live.filter { $0.trainable && $0.key.layer == nil }.reduce(0) { $0 + $1.value.count }
         perLayer = trainable - shared
         let d = c.modelWidth
         base = c.vocabulary * d * (c.tiedOutput ? 1 : 2) + d

@@ -24,16 +24,16 @@ enum Router {
         }
     }
 
-    /// dR += ∂zᵀ x,  dx += ∂z R.
-    static func backward(x: Tensor, router: Parameter, weights w: Tensor, dWeights dw: Tensor, dx: Tensor) {
+    /// dR += ∂zᵀ x (into `gradient`, when the router trains),  dx += ∂z R.
+    static func backward(x: Tensor, router: Tensor, gradient: Tensor?, weights w: Tensor, dWeights dw: Tensor, dx: Tensor) {
         let e = w.columns, dz = Tensor(shape: w.shape)
         for t in 0..<w.rows {
             var dot: Float = 0
             for j in 0..<e { dot += w[t * e + j] * dw[t * e + j] }
             for j in 0..<e { dz[t * e + j] = w[t * e + j] * (dw[t * e + j] - dot) }
         }
-        if router.trainable { MatMul.tn(dz, x, into: router.gradient, accumulate: true) }
-        MatMul.nn(dz, router.value, into: dx, accumulate: true)
+        if let gradient { MatMul.tn(dz, x, into: gradient, accumulate: true) }
+        MatMul.nn(dz, router, into: dx, accumulate: true)
     }
 
     /// For expert e of a site:  du += w_e ∘ dz  and  ∂w[:, e] += ⟨dz_t, u_t⟩.
@@ -50,24 +50,27 @@ enum Router {
         }
     }
 
-    /// E · Σ_e P_e² with P_e = (1/n) Σ_t w_te: 1 when the experts share the tokens evenly, E
-    /// when one expert takes them all. The load-balancing loss is c times this.
-    static func balanceLoss(_ w: Tensor) -> Float {
-        Float(w.columns) * expertShares(w).reduce(0) { $0 + $1 * $1 }
+    /// E · Σ_e P_e² with P_e = (1/n) Σ_t w_te over the n real (not padding) tokens: 1 when the
+    /// experts share the tokens evenly, E when one expert takes them all. The load-balancing loss
+    /// is c times this.
+    static func balanceLoss(_ w: Tensor, keyMask: [Bool]?) -> Float {
+        Float(w.columns) * expertShares(w, keyMask: keyMask).reduce(0) { $0 + $1 * $1 }
     }
 
-    /// ∂(c · E · Σ_e P_e²)/∂w_te = 2 c E P_e / n, added into dw.
-    static func addBalanceGradient(weights w: Tensor, coefficient c: Float, dWeights dw: Tensor) {
-        let n = w.rows, e = w.columns, share = expertShares(w)
-        for t in 0..<n { for j in 0..<e { dw[t * e + j] += 2 * c * Float(e) * share[j] / Float(n) } }
+    /// ∂(c · E · Σ_e P_e²)/∂w_te = 2 c E P_e / n on real tokens (0 on padding), added into dw.
+    static func addBalanceGradient(weights w: Tensor, keyMask: [Bool]?, coefficient c: Float, dWeights dw: Tensor) {
+        let e = w.columns, share = expertShares(w, keyMask: keyMask), n = Float(max(realTokens(w.rows, keyMask), 1))
+        for t in 0..<w.rows where keyMask?[t] ?? true { for j in 0..<e { dw[t * e + j] += 2 * c * Float(e) * share[j] / n } }
     }
 
-    static func expertShares(_ w: Tensor) -> [Float] {
-        let n = w.rows, e = w.columns
+    static func expertShares(_ w: Tensor, keyMask: [Bool]?) -> [Float] {
+        let e = w.columns, n = Float(max(realTokens(w.rows, keyMask), 1))
         var share = [Float](repeating: 0, count: e)
-        for t in 0..<n { for j in 0..<e { share[j] += w[t * e + j] / Float(n) } }
+        for t in 0..<w.rows where keyMask?[t] ?? true { for j in 0..<e { share[j] += w[t * e + j] / n } }
         return share
     }
+
+    static func realTokens(_ rows: Int, _ keyMask: [Bool]?) -> Int { keyMask.map { $0.filter { $0 }.count } ?? rows }
 }
 
 /// Router health over the tokens seen since the last reset: the mean weight of each expert, and
@@ -81,14 +84,25 @@ public struct RouterStatistics: Sendable, Codable {
     public var meanShare: [Double] { weightSums.map { $0 / Double(max(tokens, 1)) } }
     public var confidentFraction: Double { Double(confidentTokens) / Double(max(tokens, 1)) }
 
-    mutating func add(_ w: Tensor) {
+    public init() {}
+
+    /// The statistics of one forward's weights w [n, E] over its real tokens (padding left out).
+    init(_ w: Tensor, keyMask: [Bool]?) {
         let e = w.columns
-        if weightSums.isEmpty { weightSums = [Double](repeating: 0, count: e) }
-        for t in 0..<w.rows {
+        weightSums = [Double](repeating: 0, count: e)
+        for t in 0..<w.rows where keyMask?[t] ?? true {
             var top: Float = 0
             for j in 0..<e { weightSums[j] += Double(w[t * e + j]); top = max(top, w[t * e + j]) }
             if top > 0.95 { confidentTokens += 1 }
+            tokens += 1
         }
-        tokens += w.rows
+    }
+
+    /// Adds another count (of the same router).
+    public mutating func merge(_ other: RouterStatistics) {
+        if weightSums.isEmpty { weightSums = [Double](repeating: 0, count: other.weightSums.count) }
+        for j in other.weightSums.indices { weightSums[j] += other.weightSums[j] }
+        tokens += other.tokens
+        confidentTokens += other.confidentTokens
     }
 }

@@ -8,7 +8,8 @@ import EffiFormats
 public final class Decoder {
     public let config: ModelConfig
     public let weights: ModelWeights
-    /// Adapters applied at the linear sites by inference (logits, generation, scoring).
+    /// Adapters applied at the linear sites by inference (logits, generation, scoring). Training
+    /// passes give theirs to `TrainingPass` instead; nothing changes this during a pass.
     public var adapter: DecoderAdapter?
     let rope: RoPE
     let attention: CausalAttention
@@ -38,9 +39,8 @@ public final class Decoder {
     public func hiddenStates(tokens: [Int32], batch: Int, seqLen: Int, keyMask: [Bool]? = nil) -> Tensor {
         precondition(tokens.count == batch * seqLen, "\(tokens.count) tokens for batch \(batch) × \(seqLen)")
         let x = embed(tokens)
-        let lse = Tensor(shape: [batch, config.heads, seqLen])
-        runLayers(x, batch: batch, seqLen: seqLen, positionOffset: 0) { _, q, k, v, out in
-            attention.forward(q: q, k: k, v: v, batch: batch, seqLen: seqLen, keyMask: keyMask, out: out, lse: lse)
+        runLayers(x, batch: batch, seqLen: seqLen, positionOffset: 0, keyMask: keyMask) { _, state, q, k, v, out in
+            attention.forward(q: q, k: k, v: v, batch: batch, seqLen: seqLen, keyMask: keyMask, out: out, lse: state.lse)
         }
         return x
     }
@@ -53,7 +53,7 @@ public final class Decoder {
         precondition(m > 0, "no tokens to feed")
         precondition(past + m <= cache.capacity, "the KV cache holds \(cache.capacity) positions; \(past) + \(m) do not fit")
         let x = embed(tokens)
-        runLayers(x, batch: 1, seqLen: m, positionOffset: past) { layer, q, k, v, out in
+        runLayers(x, batch: 1, seqLen: m, positionOffset: past, keyMask: nil) { layer, _, q, k, v, out in
             cache.store(layer: layer, keys: k, values: v, at: past)
             attention.forwardCached(q: q, keys: cache.keys[layer], values: cache.values[layer], past: past, newCount: m, out: out)
         }
@@ -77,71 +77,18 @@ public final class Decoder {
         return x
     }
 
-    /// The decoder layers over x [batch · seqLen, width], in place; `attend(layer, q, k, v, out)`
-    /// is the attention (rotated q and k) that writes `out`. One set of buffers serves every layer.
-    private func runLayers(_ x: Tensor, batch: Int, seqLen: Int, positionOffset: Int,
-                           attend: (Int, Tensor, Tensor, Tensor, Tensor) -> Void) {
-        let state = LayerState(config, rows: batch * seqLen, keepsResidual: false)
+    /// The decoder layers over x [batch · seqLen, width], in place, with the inference adapter;
+    /// `attend(layer, state, q, k, v, out)` is the attention (rotated q and k) that writes `out`.
+    /// One set of buffers serves every layer.
+    private func runLayers(_ x: Tensor, batch: Int, seqLen: Int, positionOffset: Int, keyMask: [Bool]?,
+                           attend: (Int, LayerState, Tensor, Tensor, Tensor, Tensor) -> Void) {
+        let state = LayerState(config, batch: batch, seqLen: seqLen, keepsResidual: false)
         for index in weights.layers.indices {
-            forwardLayer(index, x: x, state: state, batch: batch, seqLen: seqLen, positionOffset: positionOffset) { q, k, v, out in
-                attend(index, q, k, v, out)
+            forwardLayer(index, x: x, state: state, batch: batch, seqLen: seqLen, positionOffset: positionOffset,
+                         adapter: adapter, keyMask: keyMask) { q, k, v, out in
+                attend(index, state, q, k, v, out)
             }
         }
-    }
-
-    /// What one layer's forward writes besides x: inference reuses one for every layer, training
-    /// keeps one per layer for the backward (then also the residual between the two blocks).
-    final class LayerState {
-        let q, k, v, attended, gate, up, rstd1, rstd2: Tensor
-        /// The residual after the attention block (x'), kept for the backward.
-        let xMid: Tensor?
-        /// Scratch: the normed input of each block, and silu(gate) ∘ up.
-        let h, act: Tensor
-        init(_ c: ModelConfig, rows n: Int, keepsResidual: Bool, scratch: (h: Tensor, act: Tensor)? = nil,
-             storage: Tensor? = nil) {
-            // Carved out of `storage` when given (see `floatsPerRow`), else allocated.
-            var offset = 0
-            func tensor(_ shape: [Int]) -> Tensor {
-                guard let storage else { return Tensor(shape: shape) }
-                defer { offset += shape.reduce(1, *) }
-                return storage.view(offset: offset, shape: shape)
-            }
-            q = tensor([n, c.modelWidth]); k = tensor([n, c.kvWidth]); v = tensor([n, c.kvWidth])
-            attended = tensor([n, c.modelWidth])
-            gate = tensor([n, c.ffnWidth]); up = tensor([n, c.ffnWidth])
-            rstd1 = tensor([n]); rstd2 = tensor([n])
-            xMid = keepsResidual ? tensor([n, c.modelWidth]) : nil
-            h = scratch?.h ?? Tensor(shape: [n, c.modelWidth]); act = scratch?.act ?? Tensor(shape: [n, c.ffnWidth])
-        }
-
-        /// Floats per row of the tensors a layer state keeping the residual carves from its storage.
-        static func floatsPerRow(_ c: ModelConfig) -> Int { 3 * c.modelWidth + 2 * c.kvWidth + 2 * c.ffnWidth + 2 }
-    }
-
-    /// One layer over x [rows, width], in place (h = rmsnorm, Δ = the adapter's contributions):
-    ///   q,k,v = W h(x) (+ b) + Δ;  rope(q, k);  a = attend(q, k, v);  x += Wo a + Δo
-    ///   g, u = W h(x) + Δ;  m = silu(g) ∘ u;  x += Wdown m + Δdown
-    func forwardLayer(_ l: Int, x: Tensor, state s: LayerState, batch: Int, seqLen: Int, positionOffset: Int,
-                      attend: (Tensor, Tensor, Tensor, Tensor) -> Void) {
-        let c = config, w = weights.layers[l]
-        RMSNorm.forward(x: x, weight: w.attentionNorm, eps: c.normEpsilon, out: s.h, rstd: s.rstd1)
-        project(s.h, w.q, w.qBias, into: s.q)
-        project(s.h, w.k, w.kBias, into: s.k)
-        project(s.h, w.v, w.vBias, into: s.v)
-        adapter?.forward(layer: l, input: .attention, x: s.h, outputs: [.q: s.q, .k: s.k, .v: s.v])
-        rope.forward(s.q, batch: batch, seqLen: seqLen, heads: c.heads, positionOffset: positionOffset)
-        rope.forward(s.k, batch: batch, seqLen: seqLen, heads: c.kvHeads, positionOffset: positionOffset)
-        attend(s.q, s.k, s.v, s.attended)
-        MatMul.nt(s.attended, w.o, into: x, accumulate: true)
-        adapter?.forward(layer: l, input: .attentionOutput, x: s.attended, outputs: [.o: x])
-        s.xMid?.copy(from: x)
-        RMSNorm.forward(x: x, weight: w.ffnNorm, eps: c.normEpsilon, out: s.h, rstd: s.rstd2)
-        MatMul.nt(s.h, w.gate, into: s.gate)
-        MatMul.nt(s.h, w.up, into: s.up)
-        adapter?.forward(layer: l, input: .ffn, x: s.h, outputs: [.gate: s.gate, .up: s.up])
-        SwiGLU.forward(gate: s.gate, up: s.up, out: s.act)
-        MatMul.nt(s.act, w.down, into: x, accumulate: true)
-        adapter?.forward(layer: l, input: .ffnHidden, x: s.act, outputs: [.down: x])
     }
 
     /// logits = Wout · rmsnorm(x), one row per row of x.

@@ -141,6 +141,32 @@ public final class ActivationCache {
         }
     }
 
+    /// What a checkpoint keeps of the cache: the layer, which examples it holds, its counters.
+    public struct Snapshot: Codable, Equatable, Sendable {
+        public var layer: Int
+        public var examples: [Int]
+        public var hits: Int, misses: Int, advancedExamples: Int
+    }
+
+    public var snapshot: Snapshot {
+        Snapshot(layer: layer, examples: filled.indices.filter { filled[$0] }, hits: hits, misses: misses, advancedExamples: advancedExamples)
+    }
+
+    /// Refills this (new) cache to a snapshot: `run` writes the input of the snapshot's layer for a
+    /// chunk of up to `chunk` examples of similar lengths, laid out as a batch [count · seqLen, d].
+    public func restore(_ s: Snapshot, chunk: Int, _ run: (_ examples: [Int], _ seqLen: Int, _ states: Tensor) -> Void) {
+        use(layer: s.layer)
+        let held = s.examples.sorted { (lengths[$0], $0) < (lengths[$1], $1) }
+        for start in stride(from: 0, to: held.count, by: max(chunk, 1)) {
+            let examples = Array(held[start..<min(held.count, start + max(chunk, 1))])
+            let seqLen = examples.map { lengths[$0] }.max()!
+            let states = Tensor(shape: [examples.count * seqLen, width])
+            run(examples, seqLen, states)
+            for (b, i) in examples.enumerated() { write(i, from: states, row: b * seqLen); filled[i] = true }
+        }
+        hits = s.hits; misses = s.misses; advancedExamples = s.advancedExamples
+    }
+
     public var summary: String {
         let total = hits + misses
         return String(format: "activation cache: input of layer %d for %d examples, %.1f MiB %@; %d of %d batches started there (%.0f%%); %d states moved up as the cutoff rose",

@@ -15,20 +15,20 @@ public final class AdamW {
     }
 
     public let options: Options
-    /// First and second moments by parameter name.
-    public private(set) var moments: [String: (m: Tensor, v: Tensor)] = [:]
+    /// First and second moments by parameter (frozen parameters keep theirs until they train again).
+    public private(set) var moments: [ParameterKey: (m: Tensor, v: Tensor)] = [:]
     public private(set) var steps = 0
 
     public init(options: Options) { self.options = options }
 
-    public func step(_ parameters: [Parameter], learningRate lr: Float) {
+    public func step(_ parameters: [Parameter], gradients: Gradients, learningRate lr: Float) {
         steps += 1
         let o = options
         let c1 = 1 - powf(o.beta1, Float(steps)), c2 = 1 - powf(o.beta2, Float(steps))
         for p in parameters where p.trainable {
-            if moments[p.name] == nil { moments[p.name] = (Tensor(shape: p.value.shape), Tensor(shape: p.value.shape)) }
-            let (m, v) = moments[p.name]!
-            let w = p.value.data, g = p.gradient.data
+            if moments[p.key] == nil { moments[p.key] = (Tensor(shape: p.value.shape), Tensor(shape: p.value.shape)) }
+            let (m, v) = moments[p.key]!
+            let w = p.value.data, g = gradients[p].data
             for i in 0..<p.value.count {
                 w[i] -= lr * o.weightDecay * w[i]
                 m[i] = o.beta1 * m[i] + (1 - o.beta1) * g[i]
@@ -38,8 +38,8 @@ public final class AdamW {
         }
     }
 
-    /// Restores a saved state (moments by parameter name and the step count).
-    public func restore(moments: [String: (m: Tensor, v: Tensor)], steps: Int) {
+    /// Restores a saved state (moments by parameter and the step count).
+    public func restore(moments: [ParameterKey: (m: Tensor, v: Tensor)], steps: Int) {
         self.moments = moments
         self.steps = steps
     }

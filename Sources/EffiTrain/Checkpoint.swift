@@ -21,6 +21,9 @@ public enum Checkpoint {
         public var reducerOptions: ReducerOptions?
         public var reducer: ReducerState?
         public var layerModes: [LayerMode]?
+        /// Which examples' layer inputs the activation cache held (its states are recomputed on
+        /// resume, so the resumed run starts the same batches from it); nil without a cache.
+        public var activationCache: ActivationCache.Snapshot?
     }
 
     /// The run folder of a checkpoint folder (`<run>/checkpoints/step-N`), or `path` itself.
@@ -52,7 +55,7 @@ public enum Checkpoint {
         try fm.createDirectory(atPath: partial, withIntermediateDirectories: true)
         try AdapterFile.save(adapters, to: partial)
         var writer = SafetensorsWriter(metadata: ["format": "effilora-adamw"])
-        for (name, moments) in optimizer.moments.sorted(by: { $0.key < $1.key }) {
+        for (name, moments) in optimizer.moments.map({ ($0.key.name, $0.value) }).sorted(by: { $0.0 < $1.0 }) {
             writer.add("m." + name, moments.m)
             writer.add("v." + name, moments.v)
         }
@@ -74,9 +77,6 @@ public enum Checkpoint {
         return (dir as NSString).appendingPathComponent(newest)
     }
 
-    /// l of a `layers.{l}.…` parameter name.
-    static func layerIndex(_ name: String) -> Int { Int(name.split(separator: ".")[1])! }
-
     /// Loads a checkpoint into adapters and optimizer built with the same configuration.
     public static func load(_ checkpoint: String, into adapters: Adapters, optimizer: AdamW) throws -> State {
         let statePath = (checkpoint as NSString).appendingPathComponent("state.json")
@@ -86,16 +86,17 @@ public enum Checkpoint {
         let saved = try AdapterFile.load(from: checkpoint, model: adapters.modelConfig)
         guard saved.config == adapters.config else { throw FormatError(checkpoint, "was written for other adapter options than this run's") }
         for (layer, mode) in saved.layerModes.enumerated() { adapters.setMode(mode, layer: layer) }
-        for (p, q) in zip(adapters.parameters, saved.parameters) where !q.name.hasPrefix("layers.") || saved.layerModes[layerIndex(q.name)] != .dropped {
+        for (p, q) in zip(adapters.parameters, saved.parameters) where q.key.layer.map({ saved.layerModes[$0] != .dropped }) ?? true {
             p.value.copy(from: q.value)
         }
+        // Every saved moment, frozen layers' too: a layer the Reducer re-activates continues from them.
         let file = try SafetensorsFile(path: (checkpoint as NSString).appendingPathComponent("optimizer.safetensors"))
-        var moments: [String: (m: Tensor, v: Tensor)] = [:]
-        for p in adapters.parameters where p.trainable && file.info("m." + p.name) != nil {
+        var moments: [ParameterKey: (m: Tensor, v: Tensor)] = [:]
+        for p in adapters.parameters where file.info("m." + p.name) != nil {
             let m = Tensor(shape: p.value.shape), v = Tensor(shape: p.value.shape)
             try file.readFloats("m." + p.name, into: m.data, count: m.count)
             try file.readFloats("v." + p.name, into: v.data, count: v.count)
-            moments[p.name] = (m, v)
+            moments[p.key] = (m, v)
         }
         optimizer.restore(moments: moments, steps: state.optimizerSteps)
         return state

@@ -23,7 +23,7 @@ public struct ReducerOptions: Codable, Sendable, Equatable {
     public var importance: Importance = .taylor
     public var every = 50
     public var warmup = 10
-    /// Examples of the validation data in the held-out scoring batch.
+    /// Training examples in the scoring batch (a fixed seeded sample; the validation set only measures).
     public var batch = 8
     /// Layers probed per suppression round (0: all; else a seeded random subset).
     public var sampleLayers = 0
@@ -52,8 +52,9 @@ public struct ReducerOptions: Codable, Sendable, Equatable {
 public struct ReducerState: Codable, Sendable, Equatable {
     /// Smoothed scores per layer (nil: not scored yet or not adapted).
     public var scores: [Double?]
-    /// Σ ⟨∂L/∂y, Δy⟩ per layer from the training backward since the last round, and the number
-    /// of micro-batches that reached each layer.
+    /// Σ ⟨∂L/∂y, Δy⟩ per layer from the training backward since the last round (each step's
+    /// value is that of its mean loss, whatever its micro-batches), and the number of steps whose
+    /// backward reached each layer.
     public var taylorSums: [Double]
     public var taylorCounts: [Int]
     public var rounds = 0
@@ -83,7 +84,6 @@ public final class Reducer {
         let layers = adapters.modelConfig.layers
         state = ReducerState(scores: Array(repeating: nil, count: layers), taylorSums: Array(repeating: 0, count: layers),
                              taylorCounts: Array(repeating: 0, count: layers))
-        adapters.sharedGradientFromAllLayers = options.sharedGradient == .all
     }
 
     public func restore(_ saved: ReducerState, modes: [LayerMode]) {
@@ -95,22 +95,19 @@ public final class Reducer {
         step == options.warmup || (step > options.warmup && (step - options.warmup) % options.every == 0)
     }
 
-    /// Called around each training backward: collects the Taylor terms it produces for free.
-    public func beginBackward() {
-        if options.importance == .taylor { adapters.branchGradientDot = Array(repeating: 0, count: adapters.modelConfig.layers) }
-    }
-
-    public func endBackward() {
-        guard let dots = adapters.branchGradientDot else { return }
-        let lowest = adapters.lowestLayerNeedingGradients ?? adapters.modelConfig.layers
-        for l in lowest..<dots.count where adapters.adaptedLayers.contains(l) {
+    /// Collects the Taylor terms a training step produced for free: one term per step for each
+    /// adapted layer its backward reached.
+    public func record(_ outcome: StepOutcome) {
+        guard options.importance == .taylor, let dots = outcome.branchDots else { return }
+        let adapted = Set(adapters.adaptedLayers)
+        for l in (outcome.backwardStop ?? dots.count)..<dots.count where adapted.contains(l) {
             state.taylorSums[l] += dots[l]
             state.taylorCounts[l] += 1
         }
-        adapters.branchGradientDot = nil
     }
 
-    /// Scores the layers, smooths, and keeps the best `keep` trainable.
+    /// Scores the layers, smooths, and keeps the best `keep` trainable. A layer never scored
+    /// (sampled suppression has not probed it yet) is not dropped: it is frozen until it is.
     public func round(pass: TrainingPass) -> ReducerRound {
         let start = monotonicSeconds()
         let layers = adapters.adaptedLayers.filter { adapters.layerModes[$0] != .dropped }
@@ -130,50 +127,54 @@ public final class Reducer {
         let cutoff = options.cutoff(layers: adapters.modelConfig.layers)
         let ranked = layers.filter { $0 >= cutoff }.sorted { (state.scores[$0] ?? -.infinity, $0) > (state.scores[$1] ?? -.infinity, $1) }
         let kept = Set(ranked.prefix(options.keptCount(of: adapters.adaptedLayers.count)))
-        for l in layers { adapters.setMode(kept.contains(l) ? .active : (options.mode == .drop ? .dropped : .frozen), layer: l) }
+        for l in layers {
+            let dropped = options.mode == .drop && state.scores[l] != nil
+            adapters.setMode(kept.contains(l) ? .active : (dropped ? .dropped : .frozen), layer: l)
+        }
         state.rounds += 1
         let seconds = monotonicSeconds() - start
         state.overheadSeconds += seconds
         return ReducerRound(scores: state.scores, active: kept.sorted(), seconds: seconds)
     }
 
-    /// score_l = loss(l suppressed) − loss(all) on the held-out batch; probes reuse the baseline
-    /// forward below l and go from the top layer down.
+    /// The layers a suppression round probes: all, or `sampleLayers` of them chosen by the seed,
+    /// those never scored first.
+    func probedLayers(_ layers: [Int]) -> [Int] {
+        guard options.sampleLayers > 0 && options.sampleLayers < layers.count else { return layers }
+        var rng = SplitMix64(seed: seed &+ 0x5EED &+ UInt64(state.rounds))
+        let shuffled = layers.shuffled(using: &rng)
+        return Array((shuffled.filter { state.scores[$0] == nil } + shuffled.filter { state.scores[$0] != nil }).prefix(options.sampleLayers))
+    }
+
+    /// score_l = loss(l suppressed) − loss(all) on the held-out batch, in evaluation mode; probes
+    /// reuse the baseline forward below l and go from the top layer down.
     public func suppressionScores(layers: [Int], pass: TrainingPass) -> [Int: Double] {
         guard let batch = heldOut else { return [:] }
-        var probed = layers
-        if options.sampleLayers > 0 && options.sampleLayers < layers.count {
-            var rng = SplitMix64(seed: seed &+ 0x5EED &+ UInt64(state.rounds))
-            probed = Array(layers.shuffled(using: &rng).prefix(options.sampleLayers))
-        }
-        let training = adapters.training
-        adapters.training = false
-        defer { adapters.training = training; adapters.suppressedLayer = nil }
         let base = pass.run(batch, adapter: adapters, lossScale: 0, backward: false)
         let baseLoss = base.nllSum / Double(max(base.count, 1))
         var scores: [Int: Double] = [:]
-        for l in probed.sorted(by: >) {
-            adapters.suppressedLayer = l
-            let probe = pass.lossFrom(layer: l, batch: batch, adapter: adapters)
-            scores[l] = probe.nllSum / Double(max(probe.count, 1)) - baseLoss
+        for l in probedLayers(layers).sorted(by: >) {
+            var probe = PassContext.inference
+            probe.suppressedLayer = l
+            let loss = pass.lossFrom(layer: l, batch: batch, adapter: adapters.pass(probe, results: PassResults(gradients: nil, layers: 0)))
+            scores[l] = loss.nllSum / Double(max(loss.count, 1)) - baseLoss
         }
         return scores
     }
 
     /// −mean ⟨∂L/∂y, Δy⟩ per layer from the training backward since the last round; layers it did
-    /// not reach are refreshed by one full-depth backward on the held-out batch.
+    /// not reach are refreshed by one full-depth backward on the held-out batch, in evaluation
+    /// mode and into no parameter gradient (the training step's are not touched).
     public func taylorScores(layers: [Int], pass: TrainingPass, forceRefresh: Bool = false) -> [Int: Double] {
         var scores: [Int: Double] = [:]
         let missing = forceRefresh ? layers : layers.filter { state.taylorCounts[$0] == 0 }
         if !missing.isEmpty, let batch = heldOut {
-            let saved = adapters.parameters.filter(\.trainable).map { $0.gradient.clone() }
-            adapters.fullDepthBackward = true
-            adapters.branchGradientDot = Array(repeating: 0, count: adapters.modelConfig.layers)
-            pass.run(batch, adapter: adapters, lossScale: 1 / Float(max(batch.targetCount, 1)))
-            for l in missing { scores[l] = -adapters.branchGradientDot![l] }
-            adapters.branchGradientDot = nil
-            adapters.fullDepthBackward = false
-            for (p, g) in zip(adapters.parameters.filter(\.trainable), saved) { p.gradient.copy(from: g) }
+            var refresh = PassContext.inference
+            refresh.depth = .contributing
+            refresh.measuresBranchDots = true
+            let results = PassResults(gradients: nil, layers: adapters.modelConfig.layers)
+            pass.run(batch, adapter: adapters.pass(refresh, results: results), lossScale: 1 / Float(max(batch.targetCount, 1)))
+            for l in missing { scores[l] = -results.branchDots[l] }
         }
         for l in layers where state.taylorCounts[l] > 0 && !forceRefresh {
             scores[l] = -state.taylorSums[l] / Double(state.taylorCounts[l])

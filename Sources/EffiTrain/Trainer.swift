@@ -47,9 +47,9 @@ public struct TrainingError: Error, CustomStringConvertible {
     public let description: String
 }
 
-/// The training loop: micro-batches of `batchSize`, `gradientAccumulation` of them per step,
-/// loss averaged over all their targets, global-norm clipping, AdamW with a warmup schedule,
-/// validation and checkpoints every N steps, metrics as JSON lines in the output folder.
+/// The training loop: `TrainingStep` for each step (micro-batches of `batchSize`,
+/// `gradientAccumulation` of them per step), the Reducer's rounds, validation and checkpoints
+/// every N steps, metrics as JSON lines in the output folder.
 public final class Trainer {
     public let decoder: Decoder
     public let adapters: Adapters
@@ -57,21 +57,21 @@ public final class Trainer {
     public let train: Batcher
     public let validation: Batcher?
     public let output: String
-    public let optimizer: AdamW
     public private(set) var step = 0
     /// The validation loss before the first step (when the run started from step 0).
     public private(set) var initialValidationLoss: Double?
-    let pass: TrainingPass
+    public let trainingStep: TrainingStep
     let schedule: LearningRateSchedule
     private lazy var trainingDataHash = Checkpoint.dataHash(train.examples)
     /// The batches of the epoch in progress (an epoch's order is computed once).
     private var epochBatches: (epoch: Int, batches: [[Int]])?
+    /// Router health since the last validation (multi-B adapters).
+    public private(set) var routerStatistics: [String: RouterStatistics] = [:]
 
     public let reducer: Reducer?
-    /// Where the inputs of the lowest contributing layer are kept (see `ActivationCache`); made
-    /// when a step first starts above layer 0.
-    public let activationCacheSetting: ActivationCache.Setting
-    public private(set) var activationCache: ActivationCache?
+    public var pass: TrainingPass { trainingStep.pass }
+    public var optimizer: AdamW { trainingStep.optimizer }
+    public var activationCache: ActivationCache? { trainingStep.activationCache }
 
     public init(decoder: Decoder, adapters: Adapters, options: TrainingOptions, train: [Example], validation: [Example]?,
                 output: String, reducer reducerOptions: ReducerOptions? = nil, activationCache: ActivationCache.Setting = .off) {
@@ -81,16 +81,15 @@ public final class Trainer {
         self.train = Batcher(examples: train, batchSize: options.batchSize, seed: options.seed)
         self.validation = validation.map { Batcher(examples: $0, batchSize: options.batchSize, seed: options.seed) }
         self.output = output
-        activationCacheSetting = activationCache
-        optimizer = AdamW(options: options.adam)
-        pass = TrainingPass(decoder: decoder, checkpointing: options.gradientCheckpointing)
+        trainingStep = TrainingStep(decoder: decoder, adapters: adapters, options: options, data: self.train, reducer: reducerOptions,
+                                    activationCache: activationCache, runFolder: output)
         schedule = LearningRateSchedule(kind: options.schedule, peak: options.learningRate, warmup: options.warmup, total: options.iterations)
         reducer = reducerOptions.map { r in
-            // The held-out scoring batch: `r.batch` validation examples, chosen once by the seed.
-            let pool = validation ?? train
+            // The scoring batch: `r.batch` training examples, chosen once by the seed, so the
+            // validation set only measures.
             var rng = SplitMix64(seed: options.seed &+ 0xBEEF)
-            let picked = Array(pool.indices.shuffled(using: &rng).prefix(r.batch))
-            return Reducer(options: r, adapters: adapters, heldOut: Batcher(examples: pool, batchSize: r.batch, seed: 0).makeBatch(picked),
+            let picked = Array(train.indices.shuffled(using: &rng).prefix(r.batch))
+            return Reducer(options: r, adapters: adapters, heldOut: Batcher(examples: train, batchSize: r.batch, seed: 0).makeBatch(picked),
                            seed: options.seed)
         }
     }
@@ -115,6 +114,7 @@ public final class Trainer {
             }
             reducer.restore(saved, modes: modes)
         }
+        if let snapshot = state.activationCache { try trainingStep.restoreActivationCache(snapshot) }
         try MetricsLog(output: output).truncate(afterStep: step)
     }
 
@@ -133,9 +133,9 @@ public final class Trainer {
             var metrics = try trainStep()
             if let validation, (options.validateEvery > 0 && step % options.validateEvery == 0) || step == options.iterations {
                 metrics.validationLoss = try evaluate(validation)
-                if !adapters.routerStatistics.isEmpty {
-                    metrics.routers = adapters.routerStatistics.mapValues(RouterSummary.init)
-                    adapters.resetRouterStatistics()
+                if !routerStatistics.isEmpty {
+                    metrics.routers = routerStatistics.mapValues(RouterSummary.init)
+                    routerStatistics = [:]
                 }
             }
             try log.append(metrics)
@@ -151,7 +151,7 @@ public final class Trainer {
         let state = Checkpoint.State(step: step, optimizerSteps: optimizer.steps, options: options, adapter: adapters.config,
                                      trainingExamples: train.examples.count, trainingDataHash: trainingDataHash,
                                      reducerOptions: reducer?.options, reducer: reducer?.state,
-                                     layerModes: reducer == nil ? nil : adapters.layerModes)
+                                     layerModes: reducer == nil ? nil : adapters.layerModes, activationCache: activationCache?.snapshot)
         try Checkpoint.save(output: output, state: state, adapters: adapters, optimizer: optimizer)
     }
 
@@ -162,91 +162,30 @@ public final class Trainer {
         return epochBatches!.batches[index % perEpoch]
     }
 
-    /// Forward, loss and backward of one micro-batch; with the activation cache, from the lowest
-    /// contributing layer when every example's input there is held (the same numbers: the layers
-    /// below run as the base model alone), else from the embeddings, keeping those inputs.
-    private func forwardBackward(_ batch: TrainingBatch, indices: [Int], lossScale: Float) throws -> Double {
-        guard activationCacheSetting != .off, let layer = adapters.lowestContributingLayer, layer > 0 else {
-            return pass.run(batch, adapter: adapters, lossScale: lossScale).nllSum
-        }
-        if activationCache == nil {
-            activationCache = try ActivationCache(setting: activationCacheSetting, examples: train.examples, width: decoder.config.modelWidth,
-                                                  layer: layer, runFolder: output)
-        }
-        let cache = activationCache!
-        if layer > cache.layer {
-            cache.advance(to: layer, chunk: options.batchSize) { examples, _, states in
-                pass.forwardBase(states, layers: cache.layer..<layer, batch: train.makeBatch(examples))
-            }
-        }
-        cache.use(layer: layer)
-        let states = Tensor(shape: [batch.batch * batch.seqLen, decoder.config.modelWidth])
-        if cache.gather(indices, seqLen: batch.seqLen, into: states) {
-            return pass.run(batch, adapter: adapters, lossScale: lossScale, start: (layer, states)).nllSum
-        }
-        let nll = pass.run(batch, adapter: adapters, lossScale: lossScale).nllSum
-        cache.store(indices, seqLen: batch.seqLen, from: pass.layerInput(layer))
-        return nll
-    }
-
-    /// One optimiser step over `gradientAccumulation` micro-batches.
+    /// One optimiser step over `gradientAccumulation` micro-batches, then the Reducer's round when due.
     func trainStep() throws -> StepMetrics {
         let start = monotonicSeconds()
         let accumulation = options.gradientAccumulation
-        let batchIndices = (0..<accumulation).map { trainBatchIndices(at: step * accumulation + $0) }
-        let batches = batchIndices.map(train.makeBatch)
-        let targets = batches.reduce(0) { $0 + $1.targetCount }
-        for p in adapters.parameters where p.trainable { p.gradient.zero() }
-        adapters.training = true
-        adapters.balanceScale = 1 / Float(accumulation)
-        adapters.resetAuxiliaryLoss()
-        var nll = 0.0, auxiliary = 0.0
-        for (i, batch) in batches.enumerated() {
-            adapters.microBatch = step * accumulation + i
-            reducer?.beginBackward()
-            nll += try forwardBackward(batch, indices: batchIndices[i], lossScale: 1 / Float(max(targets, 1)))
-            reducer?.endBackward()
-            if let layer = pass.firstNonFiniteLayer {
-                throw TrainingError(description: "step \(step + 1): a NaN or infinity appeared in the output of layer \(layer)")
-            }
-            auxiliary += adapters.auxiliaryLoss
-            adapters.resetAuxiliaryLoss()
-        }
-        let loss = nll / Double(max(targets, 1)) + auxiliary
-        guard loss.isFinite else { throw TrainingError(description: "step \(step + 1): the loss is \(loss)") }
-        var squares = 0.0
-        for p in adapters.parameters where p.trainable {
-            var s = 0.0
-            for i in 0..<p.gradient.count { s += Double(p.gradient[i]) * Double(p.gradient[i]) }
-            guard s.isFinite else {
-                throw TrainingError(description: "step \(step + 1): the gradient of \(p.name) holds a NaN or infinity")
-            }
-            squares += s
-        }
-        let norm = squares.squareRoot()
-        if options.clipNorm > 0 && norm > Double(options.clipNorm) {
-            let factor = Float(Double(options.clipNorm) / norm)
-            for p in adapters.parameters where p.trainable { for i in 0..<p.gradient.count { p.gradient[i] *= factor } }
-        }
+        let first = step * accumulation
         let lr = schedule.rate(at: step)
-        optimizer.step(adapters.parameters, learningRate: lr)
+        let outcome = try trainingStep.run((0..<accumulation).map { trainBatchIndices(at: first + $0) }, firstMicroBatch: first,
+                                           learningRate: lr, label: "step \(step + 1)")
         step += 1
-        let tokens = batches.reduce(0) { $0 + ($1.keyMask?.filter { $0 }.count ?? $1.tokens.count) }
-        var metrics = StepMetrics(step: step, loss: loss, learningRate: lr, gradientNorm: norm, tokens: tokens, targets: targets,
-                                  seconds: monotonicSeconds() - start, validationLoss: nil)
+        for (name, statistics) in outcome.routerStatistics { routerStatistics[name, default: .init()].merge(statistics) }
+        var metrics = StepMetrics(step: step, loss: outcome.loss, learningRate: lr, gradientNorm: outcome.gradientNorm, tokens: outcome.tokens,
+                                  targets: outcome.targets, seconds: monotonicSeconds() - start, validationLoss: nil)
         if let reducer {
+            reducer.record(outcome)
             if reducer.isRoundDue(afterStep: step) { metrics.reducer = reducer.round(pass: pass) }
-            metrics.activeLayers = adapters.adaptedLayers.filter { adapters.layerModes[$0] == .active }.count
+            metrics.activeLayers = adapters.activeLayers.count
         }
         return metrics
     }
 
     /// Mean next-token NLL over the validation batches (all, or the first `validationBatches`).
     public func evaluate(_ data: Batcher) throws -> Double {
-        adapters.training = false
-        defer { adapters.training = true }
-        return try meanLoss(data, batchLimit: options.validationBatches, pass: pass, adapter: adapters,
-                            context: "validation after step \(step)").loss
+        try meanLoss(data, batchLimit: options.validationBatches, pass: pass, adapter: adapters,
+                     context: "validation after step \(step)").loss
     }
 }
 

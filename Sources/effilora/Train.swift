@@ -21,28 +21,14 @@ struct Train: ParsableCommand {
     @Option(help: "Output folder.") var output = "out/train"
     @Option(name: [.customShort("c"), .long], help: "YAML file of options (see above).") var config: String?
 
-    // Adapter
-    @Option(help: "lora | effilora | lora-fa | vera | hydralora.") var method = AdapterConfig.Method.effilora
-    @Option(help: "Adapter rank r.") var rank = 8
-    @Option(help: "LoRA alpha; the scale is alpha / r.") var alpha: Float = 16
-    @Flag(inversion: .prefixedNo, help: "rsLoRA scale alpha / √r.") var rslora = false
-    @Option(help: "Dropout on the adapters' input.") var dropout: Float = 0
-    @Option(parsing: .upToNextOption, help: "Sites: q k v o gate up down, their _proj names, or all.") var targets = ["all"]
-    @Option(help: "Layers: all, last N, a-b, or a comma list.") var layers = "all"
-    @Option(help: "Adapt only the last N layers (mlx-lm's --num-layers); overrides --layers.") var numLayers: Int?
-    @Option(help: "A's initialisation: kaiming | gaussian | orthogonal.") var initialisation = AdapterConfig.Initialisation.kaiming
-    @Option(help: "EffiLoRA's A sharing: input | type | none.") var share = AdapterConfig.Share.input
-    @Option(help: "B experts per site (effilora, hydralora).") var experts = 1
-    @Option(help: "Router: soft | topk.") var router = AdapterConfig.RouterKind.soft
-    @Option(help: "Experts kept per token by the topk router.") var topK = 1
-    @Option(help: "Load-balancing loss coefficient.") var balance: Float = 0
+    @OptionGroup var adapter: AdapterOptions
 
     // Reducer (on when --reducer-keep is given)
     @Option(help: "Reducer: layers kept trainable, a count (≥ 1) or a fraction of the adapted layers (off when absent).") var reducerKeep: Double?
     @Option(help: "Reducer importance: taylor | suppression | random.") var reducerImportance = ReducerOptions.Importance.taylor
     @Option(help: "Reducer: score every N steps.") var reducerEvery = 50
     @Option(help: "Reducer: first scoring after this many steps.") var reducerWarmup = 10
-    @Option(help: "Reducer: validation examples in the held-out scoring batch.") var reducerBatch = 8
+    @Option(help: "Reducer: training examples in the scoring batch (a fixed seeded sample).") var reducerBatch = 8
     @Option(help: "Reducer: layers probed per suppression round (0: all).") var reducerSampleLayers = 0
     @Option(help: "Reducer: weight of the previous scores in their moving average.") var reducerEma = 0.5
     @Option(help: "Reducer: freeze (keep the forward) | drop (remove) the other layers' branches.") var reducerMode = ReducerOptions.Mode.freeze
@@ -74,17 +60,6 @@ struct Train: ParsableCommand {
     @Option(help: "off | auto | DIR: keep each example's input of the lowest layer with an adapter branch when the layers below have none (Reducer drop mode, --num-layers), and start later epochs there; auto: in memory up to 2 GiB, else a file in the output folder; DIR: a file there.") var activationCache = "auto"
 
     static func main(arguments: [String]) throws {}
-
-    func adapterConfig(layersOf m: ModelConfig) throws -> AdapterConfig {
-        var c = AdapterConfig()
-        c.method = method; c.rank = rank; c.alpha = alpha; c.rslora = rslora; c.dropout = dropout
-        c.targets = try AdapterConfig.parseTargets(targets)
-        c.layers = try numLayers.map { try AdapterConfig.parseLayers("last \($0)", count: m.layers) } ?? AdapterConfig.parseLayers(layers, count: m.layers)
-        c.initialisation = initialisation; c.seed = seed; c.share = share; c.experts = experts
-        c.router = router; c.topK = topK; c.balance = balance
-        try c.validate(for: m)
-        return c
-    }
 
     var reducerOptions: ReducerOptions? {
         guard let reducerKeep else { return nil }
@@ -132,7 +107,7 @@ struct Train: ParsableCommand {
         guard maxSeqLength <= lm.decoder.config.contextLength else {
             throw ValidationError("--max-seq-length \(maxSeqLength) exceeds the model's context of \(lm.decoder.config.contextLength)")
         }
-        let adapters = try Adapters(config: try adapterConfig(layersOf: lm.decoder.config), model: lm.decoder.config)
+        let adapters = try Adapters(config: try adapter.config(for: lm.decoder.config, seed: seed), model: lm.decoder.config)
         var dataOptions = Dataset.Options()
         dataOptions.maxSeqLen = maxSeqLength
         dataOptions.maskPrompt = maskPrompt
@@ -172,7 +147,7 @@ struct Train: ParsableCommand {
             let total = progress.elapsed
             emit(String(format: "reducer: %d rounds, %.1f s scoring = %.1f%% of the run's %.1f s; active layers %@", reducer.state.rounds,
                         reducer.state.overheadSeconds, 100 * reducer.state.overheadSeconds / max(total, 1e-9), total,
-                        trainer.adapters.adaptedLayers.filter { trainer.adapters.layerModes[$0] == .active }.map(String.init).joined(separator: ",")))
+                        trainer.adapters.activeLayers.map(String.init).joined(separator: ",")))
         }
         if let cache = trainer.activationCache { emit(cache.summary) }
         emit("adapter: \((trainer.output as NSString).appendingPathComponent("adapter"))")
@@ -192,10 +167,6 @@ struct Train: ParsableCommand {
     }
 }
 
-extension AdapterConfig.Method: ExpressibleByArgument {}
-extension AdapterConfig.Initialisation: ExpressibleByArgument {}
-extension AdapterConfig.Share: ExpressibleByArgument {}
-extension AdapterConfig.RouterKind: ExpressibleByArgument {}
 extension LearningRateSchedule.Kind: ExpressibleByArgument {}
 
 extension ReducerOptions.Importance: ExpressibleByArgument {}

@@ -28,7 +28,6 @@ final class AdapterGradientTests: XCTestCase {
         let a = try Adapters(config: c, model: model)
         var rng = SplitMix64(seed: 11)
         for p in a.parameters { for i in 0..<p.value.count { p.value[i] = rng.nextFloat(in: -0.3...0.3) } }
-        a.training = true
         return a
     }
 
@@ -39,17 +38,17 @@ final class AdapterGradientTests: XCTestCase {
         let pass = TrainingPass(decoder: decoder, checkpointing: checkpointing)
         let b = batch(), scale = 1 / Float(b.targetCount)
         func loss() -> Double {
-            a.resetAuxiliaryLoss()
-            return pass.run(b, adapter: a, lossScale: scale, backward: false).nllSum * Double(scale) + a.auxiliaryLoss
+            let probe = a.trainingPass(nil)
+            return pass.run(b, adapter: probe, lossScale: scale, backward: false).nllSum * Double(scale) + probe.results.auxiliaryLoss
         }
-        for p in a.parameters where p.trainable { p.gradient.zero() }
-        pass.run(b, adapter: a, lossScale: scale)
+        let gradients = Gradients(a.parameters)
+        pass.run(b, adapter: a.trainingPass(gradients), lossScale: scale)
         var checked = 0
         var rng = SplitMix64(seed: 17)
         for p in a.parameters where p.trainable {
             let direction = (0..<p.value.count).map { _ in rng.nextFloat(in: -1...1) }
             var analytic = 0.0
-            for i in 0..<p.value.count { analytic += Double(p.gradient[i] * direction[i]) }
+            for i in 0..<p.value.count { analytic += Double(gradients[p][i] * direction[i]) }
             let eps: Float = 2e-3
             for i in 0..<p.value.count { p.value[i] += eps * direction[i] }
             let plus = loss()
@@ -98,10 +97,13 @@ final class AdapterGradientTests: XCTestCase {
         var grads: [[Float]] = []
         for split in [[0..<4], [0..<2, 2..<4]] {
             let a = try adapters { $0.method = .effilora; $0.experts = 2 }
-            let pass = TrainingPass(decoder: decoder)
-            for p in a.parameters where p.trainable { p.gradient.zero() }
-            for rows in split { pass.run(batch(rows), adapter: a, lossScale: 1 / 24) }
-            grads.append(a.parameters.flatMap { $0.trainable ? $0.gradient.array : [] })
+            let pass = TrainingPass(decoder: decoder), gradients = Gradients(a.parameters)
+            for (i, rows) in split.enumerated() {
+                var context = PassContext()
+                context.training = true; context.microBatch = i; context.balanceScale = 1 / Float(split.count)
+                pass.run(batch(rows), adapter: a.trainingPass(gradients, context: context), lossScale: 1 / 24)
+            }
+            grads.append(a.parameters.flatMap { $0.trainable ? gradients[$0].array : [] })
         }
         for (x, y) in zip(grads[0], grads[1]) { XCTAssertEqual(x, y, accuracy: 1e-5 + 1e-4 * abs(x)) }
     }
@@ -112,9 +114,9 @@ final class AdapterGradientTests: XCTestCase {
         var grads: [[Float]] = []
         for checkpointing in [false, true] {
             let a = try adapters { $0.method = .effilora }
-            let b = batch()
-            TrainingPass(decoder: decoder, checkpointing: checkpointing).run(b, adapter: a, lossScale: 1)
-            grads.append(a.parameters.flatMap { $0.trainable ? $0.gradient.array : [] })
+            let b = batch(), gradients = Gradients(a.parameters)
+            TrainingPass(decoder: decoder, checkpointing: checkpointing).run(b, adapter: a.trainingPass(gradients), lossScale: 1)
+            grads.append(a.parameters.flatMap { $0.trainable ? gradients[$0].array : [] })
         }
         XCTAssertEqual(grads[0], grads[1])
     }

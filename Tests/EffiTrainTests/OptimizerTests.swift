@@ -7,7 +7,8 @@ final class OptimizerTests: XCTestCase {
     /// Three steps against torch.optim.AdamW(lr=0.1, betas=(0.9, 0.99), eps=1e-6, weight_decay=0.05)
     /// in float64 (PyTorch 2.13).
     func testAdamWMatchesPyTorch() {
-        let p = Parameter(name: "w", shape: [4], trainable: true)
+        let p = Parameter(key: .site(layer: 0, site: .q, role: .b(expert: nil)), shape: [4], trainable: true)
+        let gradients = Gradients([p])
         for (i, v) in [0.5, -1.0, 2.0, 0.0].enumerated() { p.value[i] = Float(v) }
         var options = AdamW.Options()
         options.beta1 = 0.9; options.beta2 = 0.99; options.epsilon = 1e-6; options.weightDecay = 0.05
@@ -19,8 +20,8 @@ final class OptimizerTests: XCTestCase {
             [0.2719234158636003, -0.9842960013476459, 1.9118987397162663, -0.09671832370701366],
         ]
         for (g, e) in zip(grads, expected) {
-            for i in 0..<4 { p.gradient[i] = g[i] }
-            adam.step([p], learningRate: 0.1)
+            for i in 0..<4 { gradients[p][i] = g[i] }
+            adam.step([p], gradients: gradients, learningRate: 0.1)
             for i in 0..<4 { XCTAssertEqual(Double(p.value[i]), e[i], accuracy: 2e-6) }
         }
     }

@@ -42,9 +42,10 @@ final class ReducerTests: XCTestCase {
         let pass = TrainingPass(decoder: decoder)
         let scores = reducer.suppressionScores(layers: a.adaptedLayers, pass: pass)
         func loss(_ suppressed: Int?) -> Double {
-            a.suppressedLayer = suppressed
-            defer { a.suppressedLayer = nil }
-            let (sum, count) = TrainingPass(decoder: decoder).run(batch, adapter: a, lossScale: 0, backward: false)
+            var context = PassContext.inference
+            context.suppressedLayer = suppressed
+            let (sum, count) = TrainingPass(decoder: decoder).run(batch, adapter: a.pass(context, results: PassResults(gradients: nil, layers: 6)),
+                                                                  lossScale: 0, backward: false)
             return sum / Double(count)
         }
         let base = loss(nil)
@@ -64,10 +65,14 @@ final class ReducerTests: XCTestCase {
             let a = try adapters()
             randomize(a)
             for l in [0, 1, 3] { a.setMode(.frozen, layer: l) }
-            XCTAssertEqual(a.lowestLayerNeedingGradients, 2)
-            a.fullDepthBackward = fullDepth
-            TrainingPass(decoder: decoder).run(batch, adapter: a, lossScale: 0.1)
-            grads.append(a.parameters.filter(\.trainable).flatMap { $0.gradient.array })
+            var context = PassContext()
+            context.training = true
+            XCTAssertEqual(a.lowestLayerNeedingGradients(for: context), 2)
+            if fullDepth { context.depth = .contributing }
+            XCTAssertEqual(a.lowestLayerNeedingGradients(for: context), fullDepth ? 0 : 2)
+            let gradients = Gradients(a.parameters)
+            TrainingPass(decoder: decoder).run(batch, adapter: a.trainingPass(gradients, context: context), lossScale: 0.1)
+            grads.append(a.parameters.filter(\.trainable).flatMap { gradients[$0].array })
         }
         XCTAssertEqual(grads[0], grads[1])
     }
@@ -127,10 +132,10 @@ final class ReducerTests: XCTestCase {
         XCTAssertEqual(r.cutoff(layers: 6), 3)
         let t = try trainer(r, output: folder())
         try t.run(stopAfter: 2)
-        let active = t.adapters.adaptedLayers.filter { t.adapters.layerModes[$0] == .active }
+        let active = t.adapters.activeLayers
         XCTAssertEqual(active.count, 2)
         XCTAssertTrue(active.allSatisfy { $0 >= 3 }, "\(active)")
-        XCTAssertEqual(t.adapters.lowestLayerNeedingGradients, active.min())
+        XCTAssertEqual(t.adapters.lowestLayerNeedingGradients(for: t.trainingStep.context(microBatch: 0)), active.min())
     }
 
     /// Resume with the Reducer on stays bit for bit.

@@ -2,12 +2,11 @@ import EffiCore
 
 /// The decoder's forward with saved activations, the loss, and the backward — for activations
 /// only: the base weights are frozen and never get gradients; the adapter gets its parameter
-/// gradients through `DecoderAdapter.backward`. Per layer (h = rmsnorm):
-///   h1 = h(x),  q,k,v = W h1 (+ b) + Δ,  rope(q, k),  a = attn(q, k, v),  x' = x + Wo a + Δo
-///   h2 = h(x'), g, u = W h2 + Δ,  m = silu(g) ∘ u,  x'' = x' + Wdown m + Δdown
-/// and the loss  L = scale · Σ_t −log softmax(Wout h(x_L))[target_t]  over targets ≠ ignore.
-/// Backward mirrors it layer by layer (llm.c style). With `checkpointing`, only each layer's
-/// input is kept and the layer's forward is recomputed in the backward.
+/// gradients through `DecoderAdapter.backward`. Each layer's forward and backward are
+/// `Decoder.forwardLayer` / `backwardLayer` (DecoderLayer.swift); the loss is
+///   L = scale · Σ_t −log softmax(Wout h(x_L))[target_t]  over targets ≠ ignore.
+/// With `checkpointing`, only each layer's input is kept and the layer's forward is recomputed in
+/// the backward.
 public final class TrainingPass {
     public let decoder: Decoder
     public let checkpointing: Bool
@@ -24,25 +23,9 @@ public final class TrainingPass {
     private var layerInputs: [Tensor] = []
     /// The layer the last forward started at (0: the embeddings).
     private var firstComputedLayer = 0
-    /// Per layer (one shared set with checkpointing): the forward's outputs and the attention's lse.
-    private var saved: [(state: Decoder.LayerState, lse: Tensor)] = []
-    private var scratch: Scratch?
-
-    /// Buffers of one layer's backward, reused across layers and steps.
-    final class Scratch {
-        let x, h, dx, dh, dq, dk, dv, dAttended, act, dAct, dGate, dUp: Tensor
-        init(_ c: ModelConfig, n: Int, storage: Tensor) {
-            let d = c.modelWidth, f = c.ffnWidth, kv = c.kvWidth
-            var offset = 0
-            func tensor(_ width: Int) -> Tensor {
-                defer { offset += n * width }
-                return storage.view(offset: offset, shape: [n, width])
-            }
-            x = tensor(d); h = tensor(d); dx = tensor(d); dh = tensor(d); dq = tensor(d); dk = tensor(kv); dv = tensor(kv)
-            dAttended = tensor(d); act = tensor(f); dAct = tensor(f); dGate = tensor(f); dUp = tensor(f)
-        }
-        static func floatsPerRow(_ c: ModelConfig) -> Int { 6 * c.modelWidth + 2 * c.kvWidth + 4 * c.ffnWidth }
-    }
+    /// Per layer (one shared set with checkpointing): what the forward saved for the backward.
+    private var saved: [Decoder.LayerState] = []
+    private var scratch: Decoder.LayerScratch?
 
     public init(decoder: Decoder, checkpointing: Bool = false) {
         self.decoder = decoder
@@ -66,19 +49,20 @@ public final class TrainingPass {
         firstNonFiniteLayer = nil
         for l in firstComputedLayer..<decoder.config.layers {
             layerInputs[l].copy(from: x)
-            layerForward(l, x: x, saved: checkpointing ? saved[0] : saved[l], batch: batch, adapter: adapter)
+            layerForward(l, x: x, batch: batch, adapter: adapter)
             if firstNonFiniteLayer == nil && !x.buffer.allSatisfy(\.isFinite) { firstNonFiniteLayer = l }
         }
         let lowest = adapter?.lowestLayerNeedingGradients
         let result = head(x: x, targets: batch.targets, lossScale: lossScale, dx: backward && lowest != nil ? s.dx : nil)
-        guard backward, let lowest else { return result }
+        guard backward, let lowest, let adapter else { return result }
         precondition(lowest >= firstComputedLayer, "the backward needs layer \(lowest); the forward started at \(firstComputedLayer)")
         for l in stride(from: decoder.config.layers - 1, through: lowest, by: -1) {
             if checkpointing {
                 s.x.copy(from: layerInputs[l])
-                layerForward(l, x: s.x, saved: saved[0], batch: batch, adapter: adapter)
+                layerForward(l, x: s.x, batch: batch, adapter: adapter)
             }
-            layerBackward(l, dx: s.dx, saved: checkpointing ? saved[0] : saved[l], batch: batch, adapter: adapter!)
+            decoder.backwardLayer(l, dx: s.dx, input: layerInputs[l], saved: savedState(l), scratch: s, batch: batch.batch,
+                                  seqLen: batch.seqLen, adapter: adapter, keyMask: batch.keyMask)
         }
         return result
     }
@@ -93,7 +77,7 @@ public final class TrainingPass {
         x.copy(from: layerInputs[layer])
         for l in layer..<decoder.config.layers {
             if l > layer { layerInputs[l].copy(from: x) }
-            layerForward(l, x: x, saved: checkpointing ? saved[0] : saved[l], batch: batch, adapter: adapter)
+            layerForward(l, x: x, batch: batch, adapter: adapter)
         }
         return head(x: x, targets: batch.targets, lossScale: 0, dx: nil)
     }
@@ -102,7 +86,15 @@ public final class TrainingPass {
     /// cached layer inputs up when the layers between lose their adapters.
     public func forwardBase(_ x: Tensor, layers: Range<Int>, batch: TrainingBatch) {
         allocate(batch: batch.batch, seqLen: batch.seqLen)
-        for l in layers { layerForward(l, x: x, saved: checkpointing ? saved[0] : saved[l], batch: batch, adapter: nil) }
+        for l in layers { layerForward(l, x: x, batch: batch, adapter: nil) }
+    }
+
+    /// The input of layer `layer` for every row of `batch`, computed as the base model (no
+    /// adapter) from the embeddings.
+    public func baseInput(of layer: Int, batch: TrainingBatch) -> Tensor {
+        let x = decoder.embed(batch.tokens)
+        forwardBase(x, layers: 0..<layer, batch: batch)
+        return x
     }
 
     /// The input of layer `l` in the last forward ([batch · seqLen, d]; valid for l ≥ the layer it started at).
@@ -111,61 +103,32 @@ public final class TrainingPass {
         return layerInputs[l]
     }
 
+    private func savedState(_ l: Int) -> Decoder.LayerState { checkpointing ? saved[0] : saved[l] }
+
     private func allocate(batch: Int, seqLen: Int) {
-        let c = decoder.config, n = batch * seqLen, stateRow = Decoder.LayerState.floatsPerRow(c) + c.heads
+        let c = decoder.config, n = batch * seqLen
+        let stateRow = Decoder.LayerState.layout(c, keepsResidual: true).floatsPerRow
         if n > capacityRows {
             capacityRows = n
             inputStorage = (0..<c.layers).map { _ in Tensor(shape: [n * c.modelWidth]) }
             stateStorage = (0..<(checkpointing ? 1 : c.layers)).map { _ in Tensor(shape: [n * stateRow]) }
-            scratchStorage = Tensor(shape: [n * Scratch.floatsPerRow(c)])
+            scratchStorage = Tensor(shape: [n * Decoder.LayerScratch.layout(c).floatsPerRow])
         }
         layerInputs = inputStorage.map { $0.view(shape: [n, c.modelWidth]) }
-        let scratch = Scratch(c, n: n, storage: scratchStorage)
+        let scratch = Decoder.LayerScratch(c, rows: n, storage: scratchStorage)
         self.scratch = scratch
         saved = stateStorage.map { storage in
-            (Decoder.LayerState(c, rows: n, keepsResidual: true, scratch: (scratch.dh, scratch.act), storage: storage),
-             storage.view(offset: n * Decoder.LayerState.floatsPerRow(c), shape: [batch, c.heads, seqLen]))
+            Decoder.LayerState(c, batch: batch, seqLen: seqLen, keepsResidual: true, scratch: (scratch.dh, scratch.act), storage: storage)
         }
     }
 
-    /// One layer's forward over x (in place) with the decoder's own code, saving into `saved`.
-    private func layerForward(_ l: Int, x: Tensor, saved: (state: Decoder.LayerState, lse: Tensor), batch: TrainingBatch, adapter: DecoderAdapter?) {
-        let inferenceAdapter = decoder.adapter
-        decoder.adapter = adapter
-        defer { decoder.adapter = inferenceAdapter }
-        decoder.forwardLayer(l, x: x, state: saved.state, batch: batch.batch, seqLen: batch.seqLen, positionOffset: 0) { q, k, v, out in
-            decoder.attention.forward(q: q, k: k, v: v, batch: batch.batch, seqLen: batch.seqLen, keyMask: batch.keyMask, out: out, lse: saved.lse)
+    /// One layer's forward over x (in place) with the decoder's own code, saving for the backward.
+    private func layerForward(_ l: Int, x: Tensor, batch: TrainingBatch, adapter: DecoderAdapter?) {
+        let state = savedState(l)
+        decoder.forwardLayer(l, x: x, state: state, batch: batch.batch, seqLen: batch.seqLen, positionOffset: 0,
+                             adapter: adapter, keyMask: batch.keyMask) { q, k, v, out in
+            decoder.attention.forward(q: q, k: k, v: v, batch: batch.batch, seqLen: batch.seqLen, keyMask: batch.keyMask, out: out, lse: state.lse)
         }
-    }
-
-    /// dx: ∂L/∂(layer output) in, ∂L/∂(layer input) out.
-    private func layerBackward(_ l: Int, dx: Tensor, saved: (state: Decoder.LayerState, lse: Tensor), batch: TrainingBatch, adapter: DecoderAdapter) {
-        let c = decoder.config, w = decoder.weights.layers[l], s = scratch!, a = saved.state, xMid = a.xMid!
-        let (b, t) = (batch.batch, batch.seqLen)
-        // FFN block: x'' = x' + Wdown m + Δdown(m),  m = silu(g) ∘ u
-        SwiGLU.forward(gate: a.gate, up: a.up, out: s.act)
-        MatMul.nn(dx, w.down, into: s.dAct)
-        adapter.backward(layer: l, input: .ffnHidden, x: s.act, outputGradients: [.down: dx], dx: s.dAct)
-        SwiGLU.backward(dOut: s.dAct, gate: a.gate, up: a.up, dGate: s.dGate, dUp: s.dUp)
-        RMSNorm.forward(x: xMid, weight: w.ffnNorm, eps: c.normEpsilon, out: s.h, rstd: a.rstd2)
-        MatMul.nn(s.dGate, w.gate, into: s.dh)
-        MatMul.nn(s.dUp, w.up, into: s.dh, accumulate: true)
-        adapter.backward(layer: l, input: .ffn, x: s.h, outputGradients: [.gate: s.dGate, .up: s.dUp], dx: s.dh)
-        RMSNorm.backward(dy: s.dh, x: xMid, weight: w.ffnNorm, rstd: a.rstd2, dx: dx, accumulate: true)
-        // Attention block: x' = x + Wo a + Δo(a)
-        MatMul.nn(dx, w.o, into: s.dAttended)
-        adapter.backward(layer: l, input: .attentionOutput, x: a.attended, outputGradients: [.o: dx], dx: s.dAttended)
-        decoder.attention.backward(dOut: s.dAttended, q: a.q, k: a.k, v: a.v, out: a.attended, lse: saved.lse,
-                                   batch: b, seqLen: t, keyMask: batch.keyMask, dq: s.dq, dk: s.dk, dv: s.dv)
-        decoder.rope.backward(s.dq, batch: b, seqLen: t, heads: c.heads)
-        decoder.rope.backward(s.dk, batch: b, seqLen: t, heads: c.kvHeads)
-        let xIn = layerInputs[l]
-        RMSNorm.forward(x: xIn, weight: w.attentionNorm, eps: c.normEpsilon, out: s.h, rstd: a.rstd1)
-        MatMul.nn(s.dq, w.q, into: s.dh)
-        MatMul.nn(s.dk, w.k, into: s.dh, accumulate: true)
-        MatMul.nn(s.dv, w.v, into: s.dh, accumulate: true)
-        adapter.backward(layer: l, input: .attention, x: s.h, outputGradients: [.q: s.dq, .k: s.dk, .v: s.dv], dx: s.dh)
-        RMSNorm.backward(dy: s.dh, x: xIn, weight: w.attentionNorm, rstd: a.rstd1, dx: dx, accumulate: true)
     }
 
     /// Final norm, output head and cross-entropy on the rows that have a target (prompt and
