@@ -9,15 +9,9 @@ import EffiCore
 /// re-activation, gradient accumulation, sampled suppression, the activation cache, evaluation
 /// mode of its probes, and where its scoring batch comes from.
 final class ReducerFixTests: XCTestCase {
-    let model = ModelConfig(layers: 6, modelWidth: 16, ffnWidth: 24, heads: 4, kvHeads: 2, vocabulary: 50)
+    let model = ReducerFixture.model
 
-    func examples(_ count: Int, seed: UInt64) -> [Example] {
-        var rng = SplitMix64(seed: seed)
-        return (0..<count).map { i in
-            let start = Int32(rng.next() % 50)
-            return Example(tokens: (0..<(6 + i % 5)).map { (start + Int32($0)) % 50 }, promptLength: 1)
-        }
-    }
+    func examples(_ count: Int, seed: UInt64) -> [Example] { ReducerFixture.examples(count, seed: seed) }
 
     func adapters(_ configure: (inout AdapterConfig) -> Void = { _ in }) throws -> Adapters {
         var c = AdapterConfig()

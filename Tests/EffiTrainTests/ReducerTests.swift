@@ -7,16 +7,9 @@ import EffiFormats
 @testable import EffiTrain
 
 final class ReducerTests: XCTestCase {
-    let model = ModelConfig(layers: 6, modelWidth: 16, ffnWidth: 24, heads: 4, kvHeads: 2, vocabulary: 50)
+    let model = ReducerFixture.model
 
-    func examples(_ count: Int, seed: UInt64) -> [Example] {
-        // A learnable pattern: the next token is (token + 1) mod 50 after a random start.
-        var rng = SplitMix64(seed: seed)
-        return (0..<count).map { i in
-            let start = Int32(rng.next() % 50)
-            return Example(tokens: (0..<(6 + i % 5)).map { (start + Int32($0)) % 50 }, promptLength: 1)
-        }
-    }
+    func examples(_ count: Int, seed: UInt64) -> [Example] { ReducerFixture.examples(count, seed: seed) }
 
     func adapters(seed: UInt64 = 3) throws -> Adapters {
         var c = AdapterConfig()
