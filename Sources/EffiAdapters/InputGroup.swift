@@ -49,7 +49,7 @@ final class InputGroup {
         }
         for (i, branch) in branches.enumerated() {
             guard let y = outputs[branch.site] else { continue }
-            branch.forward(u: u[projectionOf[i]], routerWeights: routerOf[i].map { weights[$0] }, into: y)
+            branch.forward(x: x, u: u[projectionOf[i]], routerWeights: routerOf[i].map { weights[$0] }, into: y)
         }
     }
 
@@ -62,7 +62,7 @@ final class InputGroup {
         var branchDot = 0.0
         for (i, branch) in branches.enumerated() {
             guard let dy = outputGradients[branch.site] else { continue }
-            branchDot += branch.backward(BranchBackward(u: u[projectionOf[i]], dy: dy, du: du[projectionOf[i]],
+            branchDot += branch.backward(BranchBackward(x: x, dx: dx, u: u[projectionOf[i]], dy: dy, du: du[projectionOf[i]],
                                                         routerWeights: routerOf[i].map { weights[$0] }, dRouterWeights: routerOf[i].map { dw[$0] },
                                                         gradients: gradients, measuresDot: context.measuresBranchDots))
         }

@@ -107,7 +107,7 @@ struct Train: ParsableCommand {
         guard maxSeqLength <= lm.decoder.config.contextLength else {
             throw ValidationError("--max-seq-length \(maxSeqLength) exceeds the model's context of \(lm.decoder.config.contextLength)")
         }
-        let adapters = try Adapters(config: try adapter.config(for: lm.decoder.config, seed: seed), model: lm.decoder.config)
+        let adapters = try Adapters(config: try adapter.config(for: lm.decoder.config, seed: seed), model: lm.decoder.config, weights: lm.decoder.weights)
         var dataOptions = Dataset.Options()
         dataOptions.maxSeqLen = maxSeqLength
         dataOptions.maskPrompt = maskPrompt

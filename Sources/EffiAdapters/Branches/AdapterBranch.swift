@@ -10,10 +10,14 @@ public protocol AdapterBranch: AnyObject {
     var projection: Parameter { get }
     /// The router whose per-token weights mix its experts, if any (its group computes them).
     var router: Parameter? { get }
-    /// y += Δy, given u [n, r] and the router's weights [n, E] when it has one.
-    func forward(u: Tensor, routerWeights: Tensor?, into y: Tensor)
-    /// Adds its parameters' gradients (when `gradients` is given and they train), ∂L/∂u into `du`
-    /// and ∂L/∂w into `dRouterWeights`; returns ⟨dy, Δy⟩ when `measuresDot`, else 0.
+    /// y += Δy, given the site's input x [n, d_in] (before dropout), u [n, r] and the router's
+    /// weights [n, E] when it has one. y already holds what the decoder put there — W x (+ b) for
+    /// q, k, v, gate, up; the residual stream plus W x for o and down — so a branch that rescales
+    /// W x (DoRA) computes it from x and its site's weight.
+    func forward(x: Tensor, u: Tensor, routerWeights: Tensor?, into y: Tensor)
+    /// Adds its parameters' gradients (when `gradients` is given and they train), ∂L/∂u into `du`,
+    /// ∂L/∂w into `dRouterWeights` and any direct ∂L/∂x (a branch reading x itself) into `dx`;
+    /// returns ⟨dy, Δy⟩ when `measuresDot`, else 0.
     func backward(_ b: BranchBackward) -> Double
     /// Its update as LoRA factors ΔW = scale · B A (`a`: the value of the A it reads), or an
     /// error saying why it is not one fixed low-rank matrix.
@@ -24,6 +28,8 @@ public protocol AdapterBranch: AnyObject {
 
 /// The inputs of a branch's backward.
 public struct BranchBackward {
+    /// The site's input (before dropout) and where ∂L/∂x is added.
+    public let x: Tensor, dx: Tensor
     public let u: Tensor
     /// ∂L/∂y of the site.
     public let dy: Tensor

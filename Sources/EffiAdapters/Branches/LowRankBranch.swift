@@ -15,7 +15,7 @@ final class LowRankBranch: AdapterBranch {
         self.site = site; self.projection = projection; self.b = b; self.scale = scale
     }
 
-    func forward(u: Tensor, routerWeights: Tensor?, into y: Tensor) {
+    func forward(x: Tensor, u: Tensor, routerWeights: Tensor?, into y: Tensor) {
         MatMul.nt(u, b.value, into: y, alpha: scale, accumulate: true)
     }
 

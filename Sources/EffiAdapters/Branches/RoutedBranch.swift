@@ -17,7 +17,7 @@ final class RoutedBranch: AdapterBranch {
         self.site = site; self.projection = projection; self.router = router; self.heads = heads; self.scale = scale
     }
 
-    func forward(u: Tensor, routerWeights: Tensor?, into y: Tensor) {
+    func forward(x: Tensor, u: Tensor, routerWeights: Tensor?, into y: Tensor) {
         let w = routerWeights!, z = Tensor(shape: u.shape)
         for (e, head) in heads.enumerated() {
             scaleRows(u, by: w, column: e, into: z)

@@ -41,7 +41,7 @@ final class VeRABranch: AdapterBranch {
         return p
     }
 
-    func forward(u: Tensor, routerWeights: Tensor?, into y: Tensor) {
+    func forward(x: Tensor, u: Tensor, routerWeights: Tensor?, into y: Tensor) {
         addScaledColumns(product(u), b.value, into: y)
     }
 

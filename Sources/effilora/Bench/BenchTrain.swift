@@ -58,7 +58,7 @@ struct BenchTrain: ParsableCommand {
         let decoder = try LanguageModel.decoder(model)
         let c = decoder.config
         guard seqLen <= c.contextLength else { throw ValidationError("--seq-len \(seqLen) exceeds the context of \(c.contextLength)") }
-        let adapters = try Adapters(config: try adapter.config(for: c), model: c)
+        let adapters = try Adapters(config: try adapter.config(for: c), model: c, weights: decoder.weights)
         var activeLayers = adapters.adaptedLayers
         if let reducerKeep {
             var r = ReducerOptions()
