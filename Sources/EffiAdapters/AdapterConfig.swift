@@ -65,9 +65,6 @@ public struct AdapterConfig: Codable, Sendable, Equatable {
         method == .vera ? 1 : rslora ? alpha / Float(rank).squareRoot() : alpha / Float(rank)
     }
 
-    /// How A is shared for this method.
-    public var effectiveShare: Share { method == .effilora ? share : .none }
-
     /// B-heads per site.
     public var effectiveExperts: Int { method == .effilora || method == .hydralora ? experts : 1 }
 

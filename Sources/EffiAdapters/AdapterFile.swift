@@ -86,16 +86,37 @@ public enum AdapterFile {
                            kvHeads: m.kvHeads, vocabulary: m.vocabulary, ropeLayout: layout)
     }
 
-    /// Reads a folder written by `save` for a model of the same shape. An adapter trained on the
-    /// other Q/K row order (a GGUF llama model vs its Hugging Face folder) has its q/k rows moved
-    /// to this model's order, so it means the same thing.
-    public static func load(from folder: String, model: ModelConfig) throws -> Adapters {
-        let configPath = (folder as NSString).appendingPathComponent(configName)
+    /// Reads a folder written by `save` for a model of the same shape (`weights`: the base's, for
+    /// methods built from their site's frozen W). An adapter trained on the other Q/K row order (a
+    /// GGUF llama model vs its Hugging Face folder) has its q/k rows moved to this model's order,
+    /// so it means the same thing.
+    public static func load(from folder: String, model: ModelConfig, weights: ModelWeights? = nil) throws -> Adapters {
+        let header = try checkedHeader(folder, model: model)
+        let adapters = try Adapters(config: header.adapter, model: model, weights: weights)
+        try read(folder, header, into: adapters)
+        return adapters
+    }
+
+    /// Reads a folder written by `save` into adapters built with the same options (a checkpoint
+    /// into its run's adapters): layer modes and every stored tensor.
+    public static func restore(from folder: String, into adapters: Adapters) throws {
+        let header = try checkedHeader(folder, model: adapters.modelConfig)
+        guard header.adapter == adapters.config else {
+            throw FormatError((folder as NSString).appendingPathComponent(configName), "was written for other adapter options than this run's")
+        }
+        try read(folder, header, into: adapters)
+    }
+
+    private static func checkedHeader(_ folder: String, model: ModelConfig) throws -> Header {
         let header = try header(folder)
         guard header.model == ModelShape(model) else {
-            throw FormatError(configPath, "was trained for a \(header.model) model, not this \(ModelShape(model)) one")
+            throw FormatError((folder as NSString).appendingPathComponent(configName), "was trained for a \(header.model) model, not this \(ModelShape(model)) one")
         }
-        let adapters = try Adapters(config: header.adapter, model: model)
+        return header
+    }
+
+    private static func read(_ folder: String, _ header: Header, into adapters: Adapters) throws {
+        let configPath = (folder as NSString).appendingPathComponent(configName), model = adapters.modelConfig
         guard header.regeneratedChecksum == regeneratedChecksum(adapters) else {
             throw FormatError(configPath, "the frozen matrices rebuilt from the seed differ from the ones it was trained with (another platform's random draws?)")
         }
@@ -114,7 +135,6 @@ public enum AdapterFile {
         }
         if let extra = unused.sorted().first { throw FormatError(weightsPath, "tensor \(extra) is not a parameter of this adapter") }
         if let trained = try layout(header, configPath) { try adapters.reorderQKRows(from: trained, to: model.ropeLayout) }
-        return adapters
     }
 }
 

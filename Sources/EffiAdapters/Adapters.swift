@@ -3,9 +3,9 @@ import EffiModel
 
 /// The adapters of one model: per adapted layer and input tensor an `InputGroup` of branches,
 /// one per site, built by the configured method (Methods/); every parameter in one registry with
-/// typed keys; the Reducer's per-layer modes. Per-pass settings come in as a `PassContext`
-/// argument (bind one with `pass(_:results:)`); used directly as a `DecoderAdapter` it is the
-/// inference form: no dropout, no gradients.
+/// typed keys; the Reducer's per-layer modes. A pass's settings, results and saved tensors
+/// come in as an `AdapterPass` argument (bind one with `pass(_:gradients:)`); used directly as a
+/// `DecoderAdapter` it is the inference form: no dropout, no gradients, nothing kept.
 public final class Adapters: DecoderAdapter {
     public let config: AdapterConfig
     public let modelConfig: ModelConfig
@@ -16,8 +16,8 @@ public final class Adapters: DecoderAdapter {
     /// Per layer: whether its branches train, are frozen (forward only) or dropped (removed).
     public private(set) var layerModes: [LayerMode]
 
-    /// `weights`: the base model's, for methods built from their site's frozen W (not needed by
-    /// the current ones; without them such a method cannot be built).
+    /// `weights`: the base model's, for methods built from their site's frozen W (none of the
+    /// current ones; such a method's builder throws without them).
     public init(config: AdapterConfig, model: ModelConfig, weights: ModelWeights? = nil) throws {
         try config.validate(for: model)
         self.config = config
@@ -28,8 +28,8 @@ public final class Adapters: DecoderAdapter {
             for input in SiteInput.allCases {
                 let sites = input.sites.filter(config.targets.contains)
                 if sites.isEmpty { continue }
-                let branches = sites.map { site in
-                    method.branch(for: SiteSlot(layer: layer, site: site, model: model, config: config,
+                let branches = try sites.map { site in
+                    try method.branch(for: SiteSlot(layer: layer, site: site, model: model, config: config,
                                                 baseWeight: weights?.layers[layer].weight(of: site)), builder)
                 }
                 groups[layer][input] = InputGroup(layer: layer, input: input, branches: branches, config: config)
@@ -40,7 +40,6 @@ public final class Adapters: DecoderAdapter {
         layerModes = Array(repeating: .active, count: model.layers)
     }
 
-    public func parameter(_ key: ParameterKey) -> Parameter? { parameters.first { $0.key == key } }
     /// Looks a parameter up by its file name (for readers of files).
     public func parameter(named name: String) -> Parameter? { parameters.first { $0.name == name } }
 
@@ -60,31 +59,36 @@ public final class Adapters: DecoderAdapter {
         return groups.indices.first(where: learning.contains)
     }
 
-    public func forward(layer: Int, input: SiteInput, x: Tensor, outputs: [Site: Tensor], keyMask: [Bool]?,
-                        context: PassContext, results: PassResults?) {
+    /// The branches of `layer` reading `input` add their Δy into `outputs`; `pass` nil is inference.
+    func forward(layer: Int, input: SiteInput, x: Tensor, outputs: [Site: Tensor], keyMask: [Bool]?, in pass: AdapterPass?) {
+        let context = pass?.context ?? .inference
         guard let g = groups[layer][input], layerModes[layer] != .dropped, context.suppressedLayer != layer else { return }
-        g.forward(x: x, outputs: outputs, keyMask: keyMask, context: context, results: results)
+        g.forward(x: x, outputs: outputs, keyMask: keyMask, context: context, results: pass?.results,
+                  saved: pass?.activations(layer: layer, input: input) ?? GroupActivations())
     }
 
-    public func backward(layer: Int, input: SiteInput, x: Tensor, outputGradients: [Site: Tensor], dx: Tensor, keyMask: [Bool]?,
-                         context: PassContext, results: PassResults?) {
-        guard let g = groups[layer][input], layerModes[layer] != .dropped else { return }
+    /// The backward of `forward` in the same pass (a suppressed branch contributed nothing and
+    /// gets nothing).
+    func backward(layer: Int, input: SiteInput, x: Tensor, outputGradients: [Site: Tensor], dx: Tensor, keyMask: [Bool]?, in pass: AdapterPass?) {
+        guard let pass else { return }
+        let context = pass.context
+        guard let g = groups[layer][input], layerModes[layer] != .dropped, context.suppressedLayer != layer else { return }
         // The shared A's learn from active layers only, unless a_grad: all.
         let sharedLearns = layerModes[layer] == .active || context.sharedProjectionsLearnFromFrozenLayers
-        g.backward(x: x, outputGradients: outputGradients, dx: dx, keyMask: keyMask, sharedLearns: sharedLearns, context: context, results: results)
+        g.backward(x: x, outputGradients: outputGradients, dx: dx, keyMask: keyMask, sharedLearns: sharedLearns, context: context,
+                   results: pass.results, saved: pass.activations(layer: layer, input: input))
     }
 
     // MARK: DecoderAdapter (inference)
 
     public func forward(layer: Int, input: SiteInput, x: Tensor, outputs: [Site: Tensor], keyMask: [Bool]?) {
-        forward(layer: layer, input: input, x: x, outputs: outputs, keyMask: keyMask, context: .inference, results: nil)
+        forward(layer: layer, input: input, x: x, outputs: outputs, keyMask: keyMask, in: nil)
     }
 
-    public func backward(layer: Int, input: SiteInput, x: Tensor, outputGradients: [Site: Tensor], dx: Tensor, keyMask: [Bool]?) {
-        backward(layer: layer, input: input, x: x, outputGradients: outputGradients, dx: dx, keyMask: keyMask, context: .inference, results: nil)
-    }
+    /// Inference has no backward (`lowestLayerNeedingGradients` is nil): bind a pass to train.
+    public func backward(layer: Int, input: SiteInput, x: Tensor, outputGradients: [Site: Tensor], dx: Tensor, keyMask: [Bool]?) {}
 
-    /// None: inference computes no gradients (bind a pass with `pass(_:results:)` to train).
+    /// None: inference computes no gradients (bind a pass with `pass(_:gradients:)` to train).
     public var lowestLayerNeedingGradients: Int? { nil }
 
     // MARK: Reducer modes

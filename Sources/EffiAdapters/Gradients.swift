@@ -4,11 +4,9 @@ import EffiCore
 /// (the training step; a probe that wants gradients of its own makes its own).
 public final class Gradients {
     private var buffers: [ObjectIdentifier: Tensor] = [:]
-    public let parameters: [Parameter]
 
     /// Zeroed buffers for every parameter given (shaped like its value).
     public init(_ parameters: [Parameter]) {
-        self.parameters = parameters
         for p in parameters { buffers[ObjectIdentifier(p)] = Tensor(shape: p.value.shape) }
     }
 

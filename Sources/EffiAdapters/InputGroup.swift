@@ -12,8 +12,6 @@ final class InputGroup {
     let projections: [Parameter], routers: [Parameter]
     private let projectionOf: [Int], routerOf: [Int?]
     private let config: AdapterConfig
-    /// Saved by the forward for the backward: u per A, and the weights per router.
-    private var u: [Tensor] = [], weights: [Tensor] = []
 
     init(layer: Int, input: SiteInput, branches: [AdapterBranch], config: AdapterConfig) {
         self.layer = layer; self.input = input; self.branches = branches; self.config = config
@@ -31,13 +29,14 @@ final class InputGroup {
 
     private func slot(_ router: Parameter) -> RouterSlot { RouterSlot(layer: layer, input: input, key: router.key) }
 
-    func forward(x: Tensor, outputs: [Site: Tensor], keyMask: [Bool]?, context: PassContext, results: PassResults?) {
+    func forward(x: Tensor, outputs: [Site: Tensor], keyMask: [Bool]?, context: PassContext, results: PassResults?, saved: GroupActivations) {
         let n = x.rows
         let xd = dropout(x, context)?.x ?? x
-        if u.count != projections.count || u.first?.rows != n {
-            u = projections.map { Tensor(shape: [n, $0.value.rows]) }
-            weights = routers.map { Tensor(shape: [n, $0.value.rows]) }
+        if saved.u.count != projections.count || saved.u.first?.rows != n {
+            saved.u = projections.map { Tensor(shape: [n, $0.value.rows]) }
+            saved.weights = routers.map { Tensor(shape: [n, $0.value.rows]) }
         }
+        let u = saved.u, weights = saved.weights
         for (i, a) in projections.enumerated() { MatMul.nt(xd, a.value, into: u[i]) }
         for (j, router) in routers.enumerated() {
             Router.forward(x: x, router: router.value, kind: config.router, topK: config.topK, weights: weights[j])
@@ -55,8 +54,9 @@ final class InputGroup {
 
     /// `sharedLearns`: whether A's shared across layers take a gradient from this layer.
     func backward(x: Tensor, outputGradients: [Site: Tensor], dx: Tensor, keyMask: [Bool]?, sharedLearns: Bool,
-                  context: PassContext, results: PassResults?) {
-        let n = x.rows, gradients = results?.gradients
+                  context: PassContext, results: PassResults, saved: GroupActivations) {
+        precondition(saved.u.first?.rows == x.rows, "layer \(layer) \(input.rawValue): the backward needs this pass's forward first")
+        let n = x.rows, gradients = results.gradients, u = saved.u, weights = saved.weights
         let du = projections.map { Tensor(shape: [n, $0.value.rows]) }
         let dw = routers.map { Tensor(shape: [n, $0.value.rows]) }
         var branchDot = 0.0
@@ -72,7 +72,7 @@ final class InputGroup {
             }
             Router.backward(x: x, router: router.value, gradient: gradients?.accumulator(router), weights: weights[j], dWeights: dw[j], dx: dx)
         }
-        if context.measuresBranchDots { results?.addBranchDot(branchDot, layer: layer) }
+        if context.measuresBranchDots { results.addBranchDot(branchDot, layer: layer) }
         // dA += duᵀ dropout(x);  dx += (du A) ∘ mask. The mask is drawn again (the same draw)
         // rather than kept from the forward.
         let dropped = dropout(x, context)
@@ -102,4 +102,9 @@ final class InputGroup {
         }
         return (out, mask)
     }
+}
+
+/// What one group's forward keeps for the backward of the same pass: u per A, weights per router.
+final class GroupActivations {
+    var u: [Tensor] = [], weights: [Tensor] = []
 }

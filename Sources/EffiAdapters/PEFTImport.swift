@@ -105,11 +105,12 @@ extension Adapters {
         return hits.max { ($0.count, $1) < ($1.count, $0) }.map { pattern[$0]! }
     }
 
-    /// A native adapter folder (`adapters.safetensors`) or a PEFT LoRA folder (`adapter_model.safetensors`).
-    public static func load(from folder: String, model: ModelConfig) throws -> Adapters {
+    /// A native adapter folder (`adapters.safetensors`) or a PEFT LoRA folder (`adapter_model.safetensors`);
+    /// `weights`: the base's, for methods built from their site's frozen W.
+    public static func load(from folder: String, model: ModelConfig, weights: ModelWeights? = nil) throws -> Adapters {
         let fm = FileManager.default
         if fm.fileExists(atPath: (folder as NSString).appendingPathComponent(AdapterFile.weightsName)) {
-            return try AdapterFile.load(from: folder, model: model)
+            return try AdapterFile.load(from: folder, model: model, weights: weights)
         }
         if fm.fileExists(atPath: (folder as NSString).appendingPathComponent(PEFT.weightsName)) {
             return try importPEFT(folder: folder, model: model)

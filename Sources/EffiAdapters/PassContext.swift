@@ -31,12 +31,14 @@ public struct PassContext: Sendable {
 
     /// Evaluation: no dropout, nothing measured.
     public static let inference = PassContext()
-}
 
-/// What passes produced, filled by the adapters during the passes that were given it: parameter
-/// gradients (into `gradients`, when given: accumulated over micro-batches), the auxiliary loss,
-/// Σ⟨∂L/∂y, Δy⟩ per layer, router statistics over the real (not padding) tokens, and the time
-/// spent in the adapters.
+    /// Training with the defaults (micro-batch 0, balance scale 1, backward to the trainable layers).
+    public static let training = { var c = PassContext(); c.training = true; return c }()
+}
+/// What a pass produced, filled by the adapters during it: parameter gradients (into
+/// `gradients`, when given: a training step shares one over its micro-batches), the auxiliary
+/// loss, Σ⟨∂L/∂y, Δy⟩ per layer, router statistics over the real (not padding) tokens, and the
+/// time spent in the adapters.
 public final class PassResults {
     public let gradients: Gradients?
     /// Per layer, when the context measures them.
@@ -47,7 +49,7 @@ public final class PassResults {
     public private(set) var routerStatistics: [RouterSlot: RouterStatistics] = [:]
     public internal(set) var adapterSeconds = 0.0
 
-    public init(gradients: Gradients?, layers: Int) {
+    init(gradients: Gradients?, layers: Int) {
         self.gradients = gradients
         branchDots = Array(repeating: 0, count: layers)
     }
@@ -72,29 +74,40 @@ public struct RouterSlot: Hashable, Comparable, Sendable {
     public static func < (a: RouterSlot, b: RouterSlot) -> Bool { a.order < b.order }
 }
 
-/// The adapters bound to one pass: what `TrainingPass` and the decoder call. The adapters'
-/// methods get the context and the results as arguments.
+/// The adapters bound to one pass: what `TrainingPass` and the decoder call. It carries the
+/// pass's context, its results, and what each group's forward keeps for its backward (u = A·x
+/// and router weights), so passes never share state through the adapters.
 public final class AdapterPass: DecoderAdapter {
     public let adapters: Adapters
     public let context: PassContext
     public let results: PassResults
+    /// Per layer and input (index layer · inputs + input): the forward's saved tensors.
+    private var saved: [Int: GroupActivations] = [:]
 
-    public init(_ adapters: Adapters, context: PassContext, results: PassResults) {
+    init(_ adapters: Adapters, context: PassContext, gradients: Gradients?) {
         self.adapters = adapters
         self.context = context
-        self.results = results
+        results = PassResults(gradients: gradients, layers: adapters.modelConfig.layers)
+    }
+
+    /// The saved tensors of a group in this pass (made by its first forward).
+    func activations(layer: Int, input: SiteInput) -> GroupActivations {
+        let key = layer * SiteInput.allCases.count + SiteInput.allCases.firstIndex(of: input)!
+        if let existing = saved[key] { return existing }
+        let made = GroupActivations()
+        saved[key] = made
+        return made
     }
 
     public func forward(layer: Int, input: SiteInput, x: Tensor, outputs: [Site: Tensor], keyMask: [Bool]?) {
         let start = monotonicSeconds()
-        adapters.forward(layer: layer, input: input, x: x, outputs: outputs, keyMask: keyMask, context: context, results: results)
+        adapters.forward(layer: layer, input: input, x: x, outputs: outputs, keyMask: keyMask, in: self)
         results.adapterSeconds += monotonicSeconds() - start
     }
 
     public func backward(layer: Int, input: SiteInput, x: Tensor, outputGradients: [Site: Tensor], dx: Tensor, keyMask: [Bool]?) {
         let start = monotonicSeconds()
-        adapters.backward(layer: layer, input: input, x: x, outputGradients: outputGradients, dx: dx, keyMask: keyMask,
-                          context: context, results: results)
+        adapters.backward(layer: layer, input: input, x: x, outputGradients: outputGradients, dx: dx, keyMask: keyMask, in: self)
         results.adapterSeconds += monotonicSeconds() - start
     }
 
@@ -102,13 +115,9 @@ public final class AdapterPass: DecoderAdapter {
 }
 
 extension Adapters {
-    /// The adapters bound to a pass with this context, filling `results`.
-    public func pass(_ context: PassContext, results: PassResults) -> AdapterPass {
-        AdapterPass(self, context: context, results: results)
-    }
-
-    /// A pass that fills `gradients` (training by default).
-    public func trainingPass(_ gradients: Gradients?, context: PassContext = { var c = PassContext(); c.training = true; return c }()) -> AdapterPass {
-        pass(context, results: PassResults(gradients: gradients, layers: modelConfig.layers))
+    /// The adapters bound to a pass with this context; parameter gradients go into `gradients`
+    /// (none when nil), everything else into the pass's `results`.
+    public func pass(_ context: PassContext, gradients: Gradients?) -> AdapterPass {
+        AdapterPass(self, context: context, gradients: gradients)
     }
 }

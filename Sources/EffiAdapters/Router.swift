@@ -76,7 +76,7 @@ enum Router {
 /// Router health over the tokens seen since the last reset: the mean weight of each expert, and
 /// the fraction of tokens whose top weight exceeds 0.95 (near one-hot routing: collapse when the
 /// same expert wins everywhere).
-public struct RouterStatistics: Sendable, Codable {
+public struct RouterStatistics: Sendable, Codable, Equatable {
     public var tokens = 0
     public var weightSums: [Double] = []
     public var confidentTokens = 0

@@ -24,6 +24,8 @@ public enum Checkpoint {
         /// Which examples' layer inputs the activation cache held (its states are recomputed on
         /// resume, so the resumed run starts the same batches from it); nil without a cache.
         public var activationCache: ActivationCache.Snapshot?
+        /// Router health counted since the last validation (reported at the next one).
+        public var routerStatistics: [String: RouterStatistics]?
     }
 
     /// The run folder of a checkpoint folder (`<run>/checkpoints/step-N`), or `path` itself.
@@ -83,12 +85,7 @@ public enum Checkpoint {
         guard let data = FileManager.default.contents(atPath: statePath) else { throw FormatError(statePath, "cannot be read") }
         let state: State
         do { state = try JSONDecoder().decode(State.self, from: data) } catch { throw FormatError(statePath, "is not a checkpoint state: \(error)") }
-        let saved = try AdapterFile.load(from: checkpoint, model: adapters.modelConfig)
-        guard saved.config == adapters.config else { throw FormatError(checkpoint, "was written for other adapter options than this run's") }
-        for (layer, mode) in saved.layerModes.enumerated() { adapters.setMode(mode, layer: layer) }
-        for (p, q) in zip(adapters.parameters, saved.parameters) where q.key.layer.map({ saved.layerModes[$0] != .dropped }) ?? true {
-            p.value.copy(from: q.value)
-        }
+        try AdapterFile.restore(from: checkpoint, into: adapters)
         // Every saved moment, frozen layers' too: a layer the Reducer re-activates continues from them.
         let file = try SafetensorsFile(path: (checkpoint as NSString).appendingPathComponent("optimizer.safetensors"))
         var moments: [ParameterKey: (m: Tensor, v: Tensor)] = [:]

@@ -7,7 +7,7 @@ import Foundation
 /// each adapted layer's importance and keep the `keep` best trainable.
 public struct ReducerOptions: Codable, Sendable, Equatable {
     public enum Importance: String, Codable, Sendable, CaseIterable {
-        /// score_l = loss(layer l's branches suppressed) − loss(all), on a fixed held-out batch.
+        /// score_l = loss(layer l's branches suppressed) − loss(all), on the fixed scoring batch.
         case suppression
         /// score_l ≈ −Σ_sites ⟨∂L/∂y, Δy⟩, from the training backward (and one full-depth
         /// refresh per round for the layers the truncated backward no longer reaches).
@@ -72,14 +72,14 @@ public final class Reducer {
     public let options: ReducerOptions
     public private(set) var state: ReducerState
     let adapters: Adapters
-    let heldOut: TrainingBatch?
+    let scoringBatch: TrainingBatch?
     let seed: UInt64
 
-    /// `heldOut`: the scoring batch (suppression and the Taylor refresh need one).
-    public init(options: ReducerOptions, adapters: Adapters, heldOut: TrainingBatch?, seed: UInt64) {
+    /// `scoringBatch`: a fixed batch of training examples (suppression and the Taylor refresh need one).
+    public init(options: ReducerOptions, adapters: Adapters, scoringBatch: TrainingBatch?, seed: UInt64) {
         self.options = options
         self.adapters = adapters
-        self.heldOut = heldOut
+        self.scoringBatch = scoringBatch
         self.seed = seed
         let layers = adapters.modelConfig.layers
         state = ReducerState(scores: Array(repeating: nil, count: layers), taylorSums: Array(repeating: 0, count: layers),
@@ -146,35 +146,35 @@ public final class Reducer {
         return Array((shuffled.filter { state.scores[$0] == nil } + shuffled.filter { state.scores[$0] != nil }).prefix(options.sampleLayers))
     }
 
-    /// score_l = loss(l suppressed) − loss(all) on the held-out batch, in evaluation mode; probes
+    /// score_l = loss(l suppressed) − loss(all) on the scoring batch, in evaluation mode; probes
     /// reuse the baseline forward below l and go from the top layer down.
     public func suppressionScores(layers: [Int], pass: TrainingPass) -> [Int: Double] {
-        guard let batch = heldOut else { return [:] }
+        guard let batch = scoringBatch else { return [:] }
         let base = pass.run(batch, adapter: adapters, lossScale: 0, backward: false)
         let baseLoss = base.nllSum / Double(max(base.count, 1))
         var scores: [Int: Double] = [:]
         for l in probedLayers(layers).sorted(by: >) {
             var probe = PassContext.inference
             probe.suppressedLayer = l
-            let loss = pass.lossFrom(layer: l, batch: batch, adapter: adapters.pass(probe, results: PassResults(gradients: nil, layers: 0)))
+            let loss = pass.lossFrom(layer: l, batch: batch, adapter: adapters.pass(probe, gradients: nil))
             scores[l] = loss.nllSum / Double(max(loss.count, 1)) - baseLoss
         }
         return scores
     }
 
     /// −mean ⟨∂L/∂y, Δy⟩ per layer from the training backward since the last round; layers it did
-    /// not reach are refreshed by one full-depth backward on the held-out batch, in evaluation
+    /// not reach are refreshed by one full-depth backward on the scoring batch, in evaluation
     /// mode and into no parameter gradient (the training step's are not touched).
     public func taylorScores(layers: [Int], pass: TrainingPass, forceRefresh: Bool = false) -> [Int: Double] {
         var scores: [Int: Double] = [:]
         let missing = forceRefresh ? layers : layers.filter { state.taylorCounts[$0] == 0 }
-        if !missing.isEmpty, let batch = heldOut {
+        if !missing.isEmpty, let batch = scoringBatch {
             var refresh = PassContext.inference
             refresh.depth = .contributing
             refresh.measuresBranchDots = true
-            let results = PassResults(gradients: nil, layers: adapters.modelConfig.layers)
-            pass.run(batch, adapter: adapters.pass(refresh, results: results), lossScale: 1 / Float(max(batch.targetCount, 1)))
-            for l in missing { scores[l] = -results.branchDots[l] }
+            let probe = adapters.pass(refresh, gradients: nil)
+            pass.run(batch, adapter: probe, lossScale: 1 / Float(max(batch.targetCount, 1)))
+            for l in missing { scores[l] = -probe.results.branchDots[l] }
         }
         for l in layers where state.taylorCounts[l] > 0 && !forceRefresh {
             scores[l] = -state.taylorSums[l] / Double(state.taylorCounts[l])

@@ -24,7 +24,7 @@ public struct StepMetrics: Codable, Sendable {
 
 /// Per router: each expert's mean weight, the fraction of tokens whose top weight is > 0.95, and
 /// whether it has collapsed (one expert takes > 90 % of the weight).
-public struct RouterSummary: Codable, Sendable {
+public struct RouterSummary: Codable, Sendable, Equatable {
     public var meanShare: [Double]
     public var confidentFraction: Double
     public var collapsed: Bool
@@ -89,7 +89,7 @@ public final class Trainer {
             // validation set only measures.
             var rng = SplitMix64(seed: options.seed &+ 0xBEEF)
             let picked = Array(train.indices.shuffled(using: &rng).prefix(r.batch))
-            return Reducer(options: r, adapters: adapters, heldOut: Batcher(examples: train, batchSize: r.batch, seed: 0).makeBatch(picked),
+            return Reducer(options: r, adapters: adapters, scoringBatch: Batcher(examples: train, batchSize: r.batch, seed: 0).makeBatch(picked),
                            seed: options.seed)
         }
     }
@@ -115,6 +115,7 @@ public final class Trainer {
             reducer.restore(saved, modes: modes)
         }
         if let snapshot = state.activationCache { try trainingStep.restoreActivationCache(snapshot) }
+        routerStatistics = state.routerStatistics ?? [:]
         try MetricsLog(output: output).truncate(afterStep: step)
     }
 
@@ -151,7 +152,8 @@ public final class Trainer {
         let state = Checkpoint.State(step: step, optimizerSteps: optimizer.steps, options: options, adapter: adapters.config,
                                      trainingExamples: train.examples.count, trainingDataHash: trainingDataHash,
                                      reducerOptions: reducer?.options, reducer: reducer?.state,
-                                     layerModes: reducer == nil ? nil : adapters.layerModes, activationCache: activationCache?.snapshot)
+                                     layerModes: reducer == nil ? nil : adapters.layerModes, activationCache: activationCache?.snapshot,
+                                     routerStatistics: routerStatistics.isEmpty ? nil : routerStatistics)
         try Checkpoint.save(output: output, state: state, adapters: adapters, optimizer: optimizer)
     }
 

@@ -64,8 +64,7 @@ public final class TrainingStep {
         var nll = 0.0, auxiliary = 0.0
         for (i, batch) in batches.enumerated() {
             let context = context(microBatch: firstMicroBatch + i)
-            let results = PassResults(gradients: gradients, layers: decoder.config.layers)
-            let adapter = adapters.pass(context, results: results)
+            let adapter = adapters.pass(context, gradients: gradients), results = adapter.results
             nll += try forwardBackward(batch, indices: indices[i], lossScale: 1 / Float(max(targets, 1)), adapter: adapter)
             if let layer = pass.firstNonFiniteLayer {
                 throw TrainingError(description: "\(label): a NaN or infinity appeared in the output of layer \(layer)")

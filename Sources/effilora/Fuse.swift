@@ -27,7 +27,7 @@ struct Fuse: ParsableCommand {
         guard ["hf", "gguf"].contains(format) else { throw ValidationError("--format \(format): expected hf or gguf") }
         guard ["f32", "f16", "bf16"].contains(dtype) else { throw ValidationError("--dtype \(dtype): expected f32, f16 or bf16") }
         let lm = try LanguageModel.load(model)
-        if let adapter { try Adapters.load(from: adapter, model: lm.decoder.config).fuse(into: lm.decoder.weights) }
+        if let adapter { try Adapters.load(from: adapter, model: lm.decoder.config, weights: lm.decoder.weights).fuse(into: lm.decoder.weights) }
         if format == "hf" {
             try ModelWriter.writeHuggingFace(lm, to: out, dtype: ["f32": .f32, "f16": .f16, "bf16": .bf16][dtype]!)
         } else {

@@ -37,7 +37,7 @@ struct Importance: ParsableCommand {
         let picked = Array(dataset.examples.prefix(examples))
         let batch = Batcher(examples: picked, batchSize: picked.count, seed: 0).makeBatch(Array(picked.indices))
         let layers = adapters.adaptedLayers.filter { adapters.layerModes[$0] != .dropped }
-        let reducer = Reducer(options: ReducerOptions(), adapters: adapters, heldOut: batch, seed: 0)
+        let reducer = Reducer(options: ReducerOptions(), adapters: adapters, scoringBatch: batch, seed: 0)
         let pass = TrainingPass(decoder: lm.decoder)
         let suppression = method == "taylor" ? nil : reducer.suppressionScores(layers: layers, pass: pass)
         let taylor = method == "suppression" ? nil : reducer.taylorScores(layers: layers, pass: pass, forceRefresh: true)

@@ -5,6 +5,6 @@ import EffiModel
 /// its linear sites.
 func loadModel(_ path: String, adapter: String?) throws -> LanguageModel {
     let lm = try LanguageModel.load(path)
-    if let adapter { lm.decoder.adapter = try Adapters.load(from: adapter, model: lm.decoder.config) }
+    if let adapter { lm.decoder.adapter = try Adapters.load(from: adapter, model: lm.decoder.config, weights: lm.decoder.weights) }
     return lm
 }

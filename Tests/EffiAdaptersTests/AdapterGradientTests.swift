@@ -38,11 +38,11 @@ final class AdapterGradientTests: XCTestCase {
         let pass = TrainingPass(decoder: decoder, checkpointing: checkpointing)
         let b = batch(), scale = 1 / Float(b.targetCount)
         func loss() -> Double {
-            let probe = a.trainingPass(nil)
+            let probe = a.pass(.training, gradients: nil)
             return pass.run(b, adapter: probe, lossScale: scale, backward: false).nllSum * Double(scale) + probe.results.auxiliaryLoss
         }
         let gradients = Gradients(a.parameters)
-        pass.run(b, adapter: a.trainingPass(gradients), lossScale: scale)
+        pass.run(b, adapter: a.pass(.training, gradients: gradients), lossScale: scale)
         var checked = 0
         var rng = SplitMix64(seed: 17)
         for p in a.parameters where p.trainable {
@@ -101,7 +101,7 @@ final class AdapterGradientTests: XCTestCase {
             for (i, rows) in split.enumerated() {
                 var context = PassContext()
                 context.training = true; context.microBatch = i; context.balanceScale = 1 / Float(split.count)
-                pass.run(batch(rows), adapter: a.trainingPass(gradients, context: context), lossScale: 1 / 24)
+                pass.run(batch(rows), adapter: a.pass(context, gradients: gradients), lossScale: 1 / 24)
             }
             grads.append(a.parameters.flatMap { $0.trainable ? gradients[$0].array : [] })
         }
@@ -115,7 +115,7 @@ final class AdapterGradientTests: XCTestCase {
         for checkpointing in [false, true] {
             let a = try adapters { $0.method = .effilora }
             let b = batch(), gradients = Gradients(a.parameters)
-            TrainingPass(decoder: decoder, checkpointing: checkpointing).run(b, adapter: a.trainingPass(gradients), lossScale: 1)
+            TrainingPass(decoder: decoder, checkpointing: checkpointing).run(b, adapter: a.pass(.training, gradients: gradients), lossScale: 1)
             grads.append(a.parameters.flatMap { $0.trainable ? gradients[$0].array : [] })
         }
         XCTAssertEqual(grads[0], grads[1])

@@ -24,7 +24,7 @@ final class PEFTReferenceTests: XCTestCase {
         let b = TrainingBatch(tokens: batch.input_ids.flatMap { $0 }, targets: batch.targets.flatMap { $0 },
                               keyMask: batch.attention_mask.flatMap { $0.map { $0 == 1 } }, batch: batch.input_ids.count, seqLen: t)
         let gradients = Gradients(adapters.parameters)
-        let (sum, count) = TrainingPass(decoder: decoder).run(b, adapter: adapters.trainingPass(gradients), lossScale: 1 / Float(b.targetCount))
+        let (sum, count) = TrainingPass(decoder: decoder).run(b, adapter: adapters.pass(.training, gradients: gradients), lossScale: 1 / Float(b.targetCount))
         XCTAssertEqual(sum / Double(count), reference.loss, accuracy: 1e-5 * reference.loss, "\(variant)loss")
         let grads = try SafetensorsFile(path: try fixture(variant + "grads.safetensors"))
         var checked = 0, worst = 0.0

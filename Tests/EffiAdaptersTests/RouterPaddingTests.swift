@@ -22,14 +22,14 @@ final class RouterPaddingTests: XCTestCase {
         func results(pad: Int32) -> PassResults {
             var t = tokens
             t[10] = pad; t[11] = pad
-            let pass = a.trainingPass(nil)
+            let pass = a.pass(.training, gradients: nil)
             TrainingPass(decoder: decoder).run(TrainingBatch(tokens: t, targets: targets, keyMask: mask, batch: 2, seqLen: 6),
                                                adapter: pass, lossScale: 0, backward: false)
             return pass.results
         }
         /// One example alone, unpadded.
         func alone(_ rows: Range<Int>) -> PassResults {
-            let pass = a.trainingPass(nil)
+            let pass = a.pass(.training, gradients: nil)
             TrainingPass(decoder: decoder).run(TrainingBatch(tokens: Array(tokens[rows]), targets: Array(targets[rows]), keyMask: nil,
                                                              batch: 1, seqLen: rows.count), adapter: pass, lossScale: 0, backward: false)
             return pass.results

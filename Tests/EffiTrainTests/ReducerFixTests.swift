@@ -82,7 +82,7 @@ final class ReducerFixTests: XCTestCase {
             let r = reducer(.taylor)
             let step = TrainingStep(decoder: Decoder(config: model, weights: .random(config: model, seed: 1)), adapters: a, options: o,
                                     data: Batcher(examples: data, batchSize: batchSize, seed: 0), reducer: r, activationCache: .off, runFolder: folder())
-            let reducer = Reducer(options: r, adapters: a, heldOut: nil, seed: 0)
+            let reducer = Reducer(options: r, adapters: a, scoringBatch: nil, seed: 0)
             reducer.record(try step.run(split, firstMicroBatch: 0, learningRate: 0, label: "test"))
             scores.append(reducer.taylorScores(layers: a.adaptedLayers, pass: step.pass))
         }
@@ -137,21 +137,20 @@ final class ReducerFixTests: XCTestCase {
         let a = try adapters { $0.dropout = 0.5; $0.experts = 2 }
         let batch = Batcher(examples: examples(4, seed: 2), batchSize: 4, seed: 0).makeBatch([0, 1, 2, 3])
         let pass = TrainingPass(decoder: Decoder(config: model, weights: .random(config: model, seed: 1)))
-        let scores = Reducer(options: reducer(.taylor), adapters: a, heldOut: batch, seed: 0)
+        let scores = Reducer(options: reducer(.taylor), adapters: a, scoringBatch: batch, seed: 0)
             .taylorScores(layers: a.adaptedLayers, pass: pass, forceRefresh: true)
         var evaluation = PassContext.inference
         evaluation.depth = .contributing
         evaluation.measuresBranchDots = true
-        let results = PassResults(gradients: nil, layers: 6)
-        pass.run(batch, adapter: a.pass(evaluation, results: results), lossScale: 1 / Float(batch.targetCount))
-        XCTAssertTrue(results.routerStatistics.isEmpty)
-        for l in 0..<6 { XCTAssertEqual(scores[l]!, -results.branchDots[l], "layer \(l)") }
+        let probe = a.pass(evaluation, gradients: nil)
+        pass.run(batch, adapter: probe, lossScale: 1 / Float(batch.targetCount))
+        for l in 0..<6 { XCTAssertEqual(scores[l]!, -probe.results.branchDots[l], "layer \(l)") }
     }
 
     /// The scoring batch is a seeded sample of the training examples; the validation set only measures.
     func testScoringBatchComesFromTheTrainingSplit() throws {
         let t = try trainer(reducer(.suppression), output: folder())
-        let batch = try XCTUnwrap(t.reducer?.heldOut)
+        let batch = try XCTUnwrap(t.reducer?.scoringBatch)
         XCTAssertEqual(batch.batch, 4)
         let rows = (0..<batch.batch).map { b in
             Array(batch.tokens[b * batch.seqLen..<(b + 1) * batch.seqLen].prefix { _ in true })

@@ -31,13 +31,13 @@ final class ReducerTests: XCTestCase {
         let batch = Batcher(examples: examples(4, seed: 2), batchSize: 4, seed: 0).makeBatch([0, 1, 2, 3])
         var options = ReducerOptions()
         options.importance = .suppression
-        let reducer = Reducer(options: options, adapters: a, heldOut: batch, seed: 0)
+        let reducer = Reducer(options: options, adapters: a, scoringBatch: batch, seed: 0)
         let pass = TrainingPass(decoder: decoder)
         let scores = reducer.suppressionScores(layers: a.adaptedLayers, pass: pass)
         func loss(_ suppressed: Int?) -> Double {
             var context = PassContext.inference
             context.suppressedLayer = suppressed
-            let (sum, count) = TrainingPass(decoder: decoder).run(batch, adapter: a.pass(context, results: PassResults(gradients: nil, layers: 6)),
+            let (sum, count) = TrainingPass(decoder: decoder).run(batch, adapter: a.pass(context, gradients: nil),
                                                                   lossScale: 0, backward: false)
             return sum / Double(count)
         }
@@ -64,7 +64,7 @@ final class ReducerTests: XCTestCase {
             if fullDepth { context.depth = .contributing }
             XCTAssertEqual(a.lowestLayerNeedingGradients(for: context), fullDepth ? 0 : 2)
             let gradients = Gradients(a.parameters)
-            TrainingPass(decoder: decoder).run(batch, adapter: a.trainingPass(gradients, context: context), lossScale: 0.1)
+            TrainingPass(decoder: decoder).run(batch, adapter: a.pass(context, gradients: gradients), lossScale: 0.1)
             grads.append(a.parameters.filter(\.trainable).flatMap { gradients[$0].array })
         }
         XCTAssertEqual(grads[0], grads[1])
@@ -153,9 +153,9 @@ final class ReducerTests: XCTestCase {
         try t.run()
         let batch = Batcher(examples: examples(8, seed: 5), batchSize: 8, seed: 0).makeBatch(Array(0..<8))
         let pass = TrainingPass(decoder: t.decoder)
-        let suppression = Reducer(options: options(.suppression), adapters: t.adapters, heldOut: batch, seed: 0)
+        let suppression = Reducer(options: options(.suppression), adapters: t.adapters, scoringBatch: batch, seed: 0)
             .suppressionScores(layers: t.adapters.adaptedLayers, pass: pass)
-        let taylor = Reducer(options: options(.taylor), adapters: t.adapters, heldOut: batch, seed: 0)
+        let taylor = Reducer(options: options(.taylor), adapters: t.adapters, scoringBatch: batch, seed: 0)
             .taylorScores(layers: t.adapters.adaptedLayers, pass: pass)
         let layers = t.adapters.adaptedLayers
         let rho = spearmanCorrelation(layers.map { suppression[$0]! }, layers.map { taylor[$0]! })

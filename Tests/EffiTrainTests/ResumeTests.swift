@@ -53,6 +53,9 @@ final class ResumeTests: XCTestCase {
         XCTAssertEqual(a.map(\.loss), b.map(\.loss))
         XCTAssertEqual(a.map(\.validationLoss), b.map(\.validationLoss))
         XCTAssertEqual(a.map(\.gradientNorm), b.map(\.gradientNorm))
+        // Router health since the last validation spans the resume (steps 1–4 at step 4).
+        XCTAssertNotNil(a[3].routers)
+        XCTAssertEqual(a.map(\.routers), b.map(\.routers))
         for (p, q) in zip(straight.adapters.parameters, resumed.adapters.parameters) { XCTAssertEqual(p.value.array, q.value.array, p.name) }
         XCTAssertLessThan(a.last!.loss, a.first!.loss, "the loss falls")
     }

@@ -2,10 +2,11 @@ import EffiCore
 import EffiModel
 
 /// What a method builds at each adapted site, as mlx-lm's `from_base`: a branch, with the
-/// parameters it needs made (or, when shared, found) through the builder. A new method is one
-/// type conforming to this, one case in `AdapterConfig.Method`, and one arm in `builder` below.
+/// parameters it needs made (or, when shared, found) through the builder; an error when it
+/// cannot (say, it needs the site's base weight and was given none). A new method is one type
+/// conforming to this, one case in `AdapterConfig.Method`, and one arm in `builder` below.
 protocol AdapterMethod {
-    static func branch(for slot: SiteSlot, _ builder: AdapterBuilder) -> AdapterBranch
+    static func branch(for slot: SiteSlot, _ builder: AdapterBuilder) throws -> AdapterBranch
 }
 
 extension AdapterConfig.Method {

@@ -80,6 +80,9 @@ struct BenchTrain: ParsableCommand {
             if i > 0 { samples.append((monotonicSeconds() - start, outcome.adapterSeconds)) }
         }
         let cacheLayer = step.activationCache?.layer
+        if activationCache && cacheLayer == nil {
+            throw ValidationError("--activation-cache: layer 0 carries an adapter branch, so no layer input is a fixed function of the example; adapt only top layers or use --reducer-mode drop")
+        }
         let backwardStop = adapters.lowestLayerNeedingGradients(for: step.context(microBatch: 0))
         let seconds = median(samples.map(\.total)), adapterSeconds = median(samples.map(\.adapter))
         // Forward: 2 · head + (2 · layer weights + attention 4·T·d) per layer it runs (all, or from the

@@ -146,7 +146,8 @@ struct Compare: ParsableCommand {
         var results: [MethodResult] = []
         for (method, arguments) in plans {
             let folder = (s.output as NSString).appendingPathComponent(method)
-            lm.decoder.adapter = arguments == nil ? nil : try AdapterFile.load(from: (folder as NSString).appendingPathComponent("adapter"), model: lm.decoder.config)
+            lm.decoder.adapter = arguments == nil ? nil : try AdapterFile.load(from: (folder as NSString).appendingPathComponent("adapter"), model: lm.decoder.config,
+                                                                                 weights: lm.decoder.weights)
             if !json { emit("evaluating \(method) on \(sources.map(\.name).joined(separator: ", "))") }
             let evaluation = try evaluator.choices(sources) { r in
                 if !json { emit(String(format: "  %@: acc %@, acc_norm %@ (%d items, %.0f s)", r.task, withError(r.score.acc, r.score.accStderr),
