@@ -99,17 +99,25 @@ public final class ActivationCache {
     /// the current layer to the input of `newLayer` (the layers between run as the base model).
     public func advance(to newLayer: Int, chunk: Int, _ run: (_ examples: [Int], _ seqLen: Int, _ states: Tensor) -> Void) {
         precondition(newLayer >= layer, "the cache only moves up")
-        let held = filled.indices.filter { filled[$0] }.sorted { lengths[$0] < lengths[$1] }
-        for start in stride(from: 0, to: held.count, by: max(chunk, 1)) {
-            let examples = Array(held[start..<min(held.count, start + max(chunk, 1))])
-            let seqLen = examples.map { lengths[$0] }.max()!
-            let states = Tensor(shape: [examples.count * seqLen, width])
-            copy(examples, seqLen: seqLen, into: states)
-            run(examples, seqLen, states)
-            for (b, i) in examples.enumerated() { write(i, from: states, row: b * seqLen) }
-        }
+        let held = filled.indices.filter { filled[$0] }
+        rewrite(held, chunk: chunk, fromHeld: true, run)
         layer = newLayer
         advancedExamples += held.count
+    }
+
+    /// Calls `run` on `examples` in chunks of up to `chunk` examples of similar lengths (shortest
+    /// first), each laid out as a batch [count · seqLen, d] holding their current states when
+    /// `fromHeld` (else zeros), and keeps what `run` leaves there as their states.
+    private func rewrite(_ examples: [Int], chunk: Int, fromHeld: Bool, _ run: (_ examples: [Int], _ seqLen: Int, _ states: Tensor) -> Void) {
+        let ordered = examples.sorted { (lengths[$0], $0) < (lengths[$1], $1) }, size = max(chunk, 1)
+        for start in stride(from: 0, to: ordered.count, by: size) {
+            let part = Array(ordered[start..<min(ordered.count, start + size)])
+            let seqLen = part.map { lengths[$0] }.max()!
+            let states = Tensor(shape: [part.count * seqLen, width])
+            if fromHeld { copy(part, seqLen: seqLen, into: states) }
+            run(part, seqLen, states)
+            for (b, i) in part.enumerated() { write(i, from: states, row: b * seqLen); filled[i] = true }
+        }
     }
 
     /// Example i's rows from `states`, starting at row `row`.
@@ -152,18 +160,21 @@ public final class ActivationCache {
         Snapshot(layer: layer, examples: filled.indices.filter { filled[$0] }, hits: hits, misses: misses, advancedExamples: advancedExamples)
     }
 
+    /// Why a snapshot cannot describe this cache (a layer outside 1..<layers, an example it does
+    /// not have), or nil when it can.
+    public func problem(with s: Snapshot, layers: Int) -> String? {
+        if !(1..<layers).contains(s.layer) { return "activationCache.layer \(s.layer) is not in 1...\(layers - 1)" }
+        if let bad = s.examples.first(where: { !filled.indices.contains($0) }) {
+            return "activationCache.examples holds \(bad); the training data has \(filled.count) examples"
+        }
+        return nil
+    }
+
     /// Refills this (new) cache to a snapshot: `run` writes the input of the snapshot's layer for a
     /// chunk of up to `chunk` examples of similar lengths, laid out as a batch [count · seqLen, d].
     public func restore(_ s: Snapshot, chunk: Int, _ run: (_ examples: [Int], _ seqLen: Int, _ states: Tensor) -> Void) {
         use(layer: s.layer)
-        let held = s.examples.sorted { (lengths[$0], $0) < (lengths[$1], $1) }
-        for start in stride(from: 0, to: held.count, by: max(chunk, 1)) {
-            let examples = Array(held[start..<min(held.count, start + max(chunk, 1))])
-            let seqLen = examples.map { lengths[$0] }.max()!
-            let states = Tensor(shape: [examples.count * seqLen, width])
-            run(examples, seqLen, states)
-            for (b, i) in examples.enumerated() { write(i, from: states, row: b * seqLen); filled[i] = true }
-        }
+        rewrite(s.examples, chunk: chunk, fromHeld: false, run)
         hits = s.hits; misses = s.misses; advancedExamples = s.advancedExamples
     }
 

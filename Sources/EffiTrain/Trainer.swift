@@ -114,7 +114,9 @@ public final class Trainer {
             }
             reducer.restore(saved, modes: modes)
         }
-        if let snapshot = state.activationCache { try trainingStep.restoreActivationCache(snapshot) }
+        if let snapshot = state.activationCache {
+            try trainingStep.restoreActivationCache(snapshot, source: (checkpoint as NSString).appendingPathComponent("state.json"))
+        }
         routerStatistics = state.routerStatistics ?? [:]
         try MetricsLog(output: output).truncate(afterStep: step)
     }

@@ -1,5 +1,6 @@
 import EffiAdapters
 import EffiCore
+import EffiFormats
 import EffiModel
 import Foundation
 
@@ -138,11 +139,13 @@ public final class TrainingStep {
 
     /// Rebuilds the activation cache a checkpoint describes: each held example's input of the
     /// layer, recomputed as the base model from the embeddings, so a resumed run starts the same
-    /// batches from the cache as the uninterrupted one.
-    public func restoreActivationCache(_ snapshot: ActivationCache.Snapshot) throws {
+    /// batches from the cache as the uninterrupted one. `source` (the checkpoint's state file)
+    /// names the file in the error about a snapshot that does not fit this run.
+    public func restoreActivationCache(_ snapshot: ActivationCache.Snapshot, source: String) throws {
         guard activationCacheSetting != .off else { return }
         let cache = try ActivationCache(setting: activationCacheSetting, examples: data.examples, width: decoder.config.modelWidth,
                                         layer: snapshot.layer, runFolder: runFolder)!
+        if let problem = cache.problem(with: snapshot, layers: decoder.config.layers) { throw FormatError(source, problem) }
         cache.restore(snapshot, chunk: options.batchSize) { examples, _, states in
             states.copy(from: pass.baseInput(of: snapshot.layer, batch: data.makeBatch(examples)))
         }

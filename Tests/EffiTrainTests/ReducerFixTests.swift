@@ -131,6 +131,22 @@ final class ReducerFixTests: XCTestCase {
         for (p, q) in zip(straight.adapters.parameters, resumed.adapters.parameters) { XCTAssertEqual(p.value.array, q.value.array, p.name) }
     }
 
+    /// A checkpoint whose cache snapshot names an example the data does not have is refused with
+    /// the state file named, not a crash.
+    func testACacheSnapshotOutsideTheDataIsAnError() throws {
+        let base = folder(), data = examples(12, seed: 7)
+        try trainer(nil, output: base, iterations: 12, layers: [4, 5], cache: .auto, train: data).run(stopAfter: 6)
+        let path = base + "/checkpoints/step-000006/state.json"
+        var state = try JSONDecoder().decode(Checkpoint.State.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+        XCTAssertNotNil(state.activationCache)
+        state.activationCache?.examples.append(99)
+        try JSONEncoder().encode(state).write(to: URL(fileURLWithPath: path))
+        let resumed = try trainer(nil, output: base, iterations: 12, layers: [4, 5], cache: .auto, train: data)
+        XCTAssertThrowsError(try resumed.resume(from: base)) { error in
+            XCTAssertTrue("\(error)".contains("state.json") && "\(error)".contains("holds 99"), "\(error)")
+        }
+    }
+
     /// The Taylor refresh is an evaluation pass (no dropout, no router statistics) and writes no
     /// parameter gradient: its scores equal −⟨∂L/∂y, Δy⟩ of a plain evaluation-mode backward.
     func testTaylorRefreshRunsInEvaluationMode() throws {

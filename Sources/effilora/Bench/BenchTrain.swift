@@ -66,6 +66,9 @@ struct BenchTrain: ParsableCommand {
             activeLayers = Array(adapters.adaptedLayers.suffix(r.keptCount(of: adapters.adaptedLayers.count)))
             for l in adapters.adaptedLayers where !activeLayers.contains(l) { adapters.setMode(reducerMode == .drop ? .dropped : .frozen, layer: l) }
         }
+        if activationCache && (adapters.lowestContributingLayer ?? 0) == 0 {
+            throw ValidationError("--activation-cache: layer 0 carries an adapter branch, so no layer input is a fixed function of the example; adapt only top layers or use --reducer-mode drop")
+        }
         // Random tokens, each row one example of seqLen tokens (targets: the next token).
         var rng = SplitMix64(seed: 1)
         let examples = (0..<batch).map { _ in Example(tokens: (0..<seqLen).map { _ in Int32(rng.next() % UInt64(c.vocabulary)) }, promptLength: 0) }
@@ -73,17 +76,14 @@ struct BenchTrain: ParsableCommand {
         options.batchSize = batch; options.gradientCheckpointing = gradCheckpoint
         let step = TrainingStep(decoder: decoder, adapters: adapters, options: options, data: Batcher(examples: examples, batchSize: batch, seed: 0),
                                 reducer: nil, activationCache: activationCache ? .auto : .off, runFolder: FileManager.default.temporaryDirectory.path)
-        var samples: [(total: Double, adapter: Double)] = []
+        var samples: [(total: Double, adapter: Double)] = [], backwardStop: Int?
         for i in 0...steps {
             let start = monotonicSeconds()
             let outcome = try step.run([Array(0..<batch)], firstMicroBatch: i, learningRate: 1e-4, label: "bench step \(i)")
             if i > 0 { samples.append((monotonicSeconds() - start, outcome.adapterSeconds)) }
+            backwardStop = outcome.backwardStop
         }
         let cacheLayer = step.activationCache?.layer
-        if activationCache && cacheLayer == nil {
-            throw ValidationError("--activation-cache: layer 0 carries an adapter branch, so no layer input is a fixed function of the example; adapt only top layers or use --reducer-mode drop")
-        }
-        let backwardStop = adapters.lowestLayerNeedingGradients(for: step.context(microBatch: 0))
         let seconds = median(samples.map(\.total)), adapterSeconds = median(samples.map(\.adapter))
         // Forward: 2 · head + (2 · layer weights + attention 4·T·d) per layer it runs (all, or from the
         // cached layer up); backward (input gradients only): the head and the layers from the lowest
