@@ -27,16 +27,23 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
-        // Layer 1: OpenBLAS on Linux (Accelerate is used directly on macOS).
+        // Layer 1: OpenBLAS on Linux (Accelerate is used directly on macOS) for float32 products.
         .systemLibrary(
             name: "CBLAS",
             path: "Sources/CBLAS",
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
+        // oneDNN for the bf16 products (Debian's libdnnl-dev; headers in /usr/include, no pkg-config file).
+        .systemLibrary(
+            name: "CDNNL",
+            path: "Sources/CDNNL",
+            providers: [.apt(["libdnnl-dev"])]
+        ),
         .target(
             name: "EffiCore",
-            dependencies: [.target(name: "CBLAS", condition: .when(platforms: [.linux]))],
+            dependencies: [.target(name: "CBLAS", condition: .when(platforms: [.linux])),
+                           .target(name: "CDNNL", condition: .when(platforms: [.linux]))],
             swiftSettings: vectorize
         ),
         // Layer 2: file formats (GGUF, and later safetensors and adapters).

@@ -11,6 +11,8 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 missing=()
 pkg-config --exists openblas 2>/dev/null || missing+=(libopenblas-dev pkg-config)
+# oneDNN for the bf16 products (no pkg-config file: look for its header).
+[ -f /usr/include/oneapi/dnnl/dnnl.h ] || missing+=(libdnnl-dev)
 command -v python3 >/dev/null || missing+=(python3)
 python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
 # Debian's python3 has venv but not ensurepip (python3-venv), without which `python3 -m venv` fails.

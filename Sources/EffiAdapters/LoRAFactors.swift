@@ -46,7 +46,9 @@ extension Adapters {
             throw AdapterError("the adapter is for \(modelConfig.layers) layers, the weights have \(weights.layers.count)")
         }
         for f in try loraFactors() {
-            let w = weights.layers[f.layer].weight(of: f.site)
+            guard let w = weights.layers[f.layer].weight(of: f.site).float32 else {
+                throw AdapterError("fusing needs the base in Float32 (load it with --compute-dtype f32), not \(weights.precision.rawValue)")
+            }
             guard w.shape == [f.b.rows, f.a.columns] else {
                 throw AdapterError("layer \(f.layer) \(f.site.rawValue): weight \(w.shape) does not match the adapter's [\(f.b.rows), \(f.a.columns)]")
             }

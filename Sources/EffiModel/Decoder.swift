@@ -21,13 +21,13 @@ public final class Decoder {
         attention = CausalAttention(heads: config.heads, kvHeads: config.kvHeads, headDim: config.headDim)
     }
 
-    public convenience init(gguf path: String) throws {
-        try self.init(gguf: GGUFFile(path: path))
+    public convenience init(gguf path: String, precision: ComputePrecision = .float32) throws {
+        try self.init(gguf: GGUFFile(path: path), precision: precision)
     }
 
-    public convenience init(gguf file: GGUFFile) throws {
+    public convenience init(gguf file: GGUFFile, precision: ComputePrecision = .float32) throws {
         let config = try ModelConfig(gguf: file)
-        self.init(config: config, weights: try ModelWeights(gguf: file, config: config))
+        self.init(config: config, weights: try ModelWeights(gguf: file, config: config, precision: precision))
     }
 
     /// Logits [batch · seqLen, vocabulary] for `tokens` (batch rows of seqLen ids).
@@ -96,13 +96,13 @@ public final class Decoder {
         let h = Tensor(shape: x.shape), rstd = Tensor(shape: [x.rows])
         RMSNorm.forward(x: x, weight: weights.outputNorm, eps: config.normEpsilon, out: h, rstd: rstd)
         let logits = Tensor(shape: [x.rows, config.vocabulary])
-        MatMul.nt(h, weights.output, into: logits)
+        weights.output.forward(h, into: logits)
         return logits
     }
 
     /// y = x Wᵀ (+ b).
-    func project(_ x: Tensor, _ w: Tensor, _ bias: Tensor?, into y: Tensor) {
-        MatMul.nt(x, w, into: y)
+    func project(_ x: Tensor, _ w: FrozenLinear, _ bias: Tensor?, into y: Tensor) {
+        w.forward(x, into: y)
         guard let bias else { return }
         for r in 0..<y.rows { for j in 0..<y.columns { y.data[r * y.columns + j] += bias[j] } }
     }

@@ -1,3 +1,4 @@
+import EffiCore
 import EffiFormats
 import EffiTokenizer
 import Foundation
@@ -20,20 +21,21 @@ public struct LanguageModel {
         stopTokens = Self.stopTokens(tokenizer: tokenizer, extra: extraStopTokens)
     }
 
-    /// `path`: a `.gguf` file, or a folder with `config.json`, safetensors weights and `tokenizer.json`.
-    public static func load(_ path: String) throws -> LanguageModel {
+    /// `path`: a `.gguf` file, or a folder with `config.json`, safetensors weights and
+    /// `tokenizer.json`; the linear weights stored in `precision`.
+    public static func load(_ path: String, precision: ComputePrecision = .float32) throws -> LanguageModel {
         if try isFolder(path) {
-            return try LanguageModel(decoder: try Decoder(huggingFace: path), tokenizer: try tokenizer(path), path: path,
-                                     extraStopTokens: try generationConfigStopTokens(path))
+            return try LanguageModel(decoder: try Decoder(huggingFace: path, precision: precision), tokenizer: try tokenizer(path),
+                                     path: path, extraStopTokens: try generationConfigStopTokens(path))
         }
         // One parse of the GGUF header for both the weights and the tokenizer.
         let gguf = try GGUFFile(path: path)
-        return try LanguageModel(decoder: try Decoder(gguf: gguf), tokenizer: try Tokenizer(gguf: gguf), path: path)
+        return try LanguageModel(decoder: try Decoder(gguf: gguf, precision: precision), tokenizer: try Tokenizer(gguf: gguf), path: path)
     }
 
     /// Only the decoder, from a GGUF file or a Hugging Face folder.
-    public static func decoder(_ path: String) throws -> Decoder {
-        try isFolder(path) ? try Decoder(huggingFace: path) : try Decoder(gguf: path)
+    public static func decoder(_ path: String, precision: ComputePrecision = .float32) throws -> Decoder {
+        try isFolder(path) ? try Decoder(huggingFace: path, precision: precision) : try Decoder(gguf: path, precision: precision)
     }
 
     /// Only the configuration (no weights are read).

@@ -19,7 +19,7 @@ public enum ModelWriter {
             }
         }
         out.append((.outputNorm, 0, w.outputNorm))
-        if !c.tiedOutput { out.append((.output, 0, w.output)) }
+        if !c.tiedOutput { out.append((.output, 0, w.output.values())) }
         return out
     }
 

@@ -21,14 +21,16 @@ extension ModelConfig {
 }
 
 extension ModelWeights {
-    /// Seeded random weights: linear weights U(−1/√d_in, 1/√d_in), norms near 1, q/k/v biases for qwen2.
-    public static func random(config c: ModelConfig, seed: UInt64) -> ModelWeights {
+    /// Seeded random weights: linear weights U(−1/√d_in, 1/√d_in) stored in `precision`, norms
+    /// near 1, q/k/v biases for qwen2.
+    public static func random(config c: ModelConfig, seed: UInt64, precision: ComputePrecision = .float32) -> ModelWeights {
         var rng = SplitMix64(seed: seed)
         func linear(_ out: Int, _ inWidth: Int) -> Tensor {
             let t = Tensor(shape: [out, inWidth]), bound = 1 / Float(inWidth).squareRoot()
             for i in 0..<t.count { t[i] = rng.nextFloat(in: -bound...bound) }
             return t
         }
+        func frozen(_ out: Int, _ inWidth: Int) -> FrozenLinear { FrozenLinear(linear(out, inWidth), precision: precision) }
         func vector(_ n: Int, around center: Float, spread: Float) -> Tensor {
             let t = Tensor(shape: [n])
             for i in 0..<n { t[i] = center + rng.nextFloat(in: -spread...spread) }
@@ -37,12 +39,11 @@ extension ModelWeights {
         let d = c.modelWidth, f = c.ffnWidth, kv = c.kvWidth, bias = c.architecture == "qwen2"
         let embedding = linear(c.vocabulary, d)
         let layers = (0..<c.layers).map { _ in
-            LayerWeights(attentionNorm: vector(d, around: 1, spread: 0.1), q: linear(d, d), k: linear(kv, d), v: linear(kv, d),
-                         o: linear(d, d), ffnNorm: vector(d, around: 1, spread: 0.1), gate: linear(f, d), up: linear(f, d),
-                         down: linear(d, f), qBias: bias ? vector(d, around: 0, spread: 0.1) : nil,
+            LayerWeights(attentionNorm: vector(d, around: 1, spread: 0.1), q: frozen(d, d), k: frozen(kv, d), v: frozen(kv, d),
+                         o: frozen(d, d), ffnNorm: vector(d, around: 1, spread: 0.1), gate: frozen(f, d), up: frozen(f, d), down: frozen(d, f), qBias: bias ? vector(d, around: 0, spread: 0.1) : nil,
                          kBias: bias ? vector(kv, around: 0, spread: 0.1) : nil, vBias: bias ? vector(kv, around: 0, spread: 0.1) : nil)
         }
         return ModelWeights(embedding: embedding, layers: layers, outputNorm: vector(d, around: 1, spread: 0.1),
-                            output: c.tiedOutput ? embedding : linear(c.vocabulary, d))
+                            output: FrozenLinear(c.tiedOutput ? embedding : linear(c.vocabulary, d), precision: precision))
     }
 }

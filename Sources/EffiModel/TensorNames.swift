@@ -76,28 +76,30 @@ public enum TensorName: CaseIterable, Sendable {
 }
 
 extension LayerWeights {
-    /// Builds a layer from a loader of its tensors (nil for an absent optional bias).
-    init(load: (TensorName) throws -> Tensor, optional: (TensorName) throws -> Tensor?) rethrows {
-        self.init(attentionNorm: try load(.attentionNorm), q: try load(.q), k: try load(.k), v: try load(.v), o: try load(.o),
-                  ffnNorm: try load(.ffnNorm), gate: try load(.gate), up: try load(.up), down: try load(.down),
+    /// Builds a layer from a loader of its tensors (nil for an absent optional bias), the linear
+    /// weights stored in `precision` as each is loaded.
+    init(load: (TensorName) throws -> Tensor, optional: (TensorName) throws -> Tensor?, precision: ComputePrecision) rethrows {
+        func linear(_ name: TensorName) throws -> FrozenLinear { FrozenLinear(try load(name), precision: precision) }
+        self.init(attentionNorm: try load(.attentionNorm), q: try linear(.q), k: try linear(.k), v: try linear(.v),
+                  o: try linear(.o), ffnNorm: try load(.ffnNorm), gate: try linear(.gate), up: try linear(.up), down: try linear(.down),
                   qBias: try optional(.qBias), kBias: try optional(.kBias), vBias: try optional(.vBias))
     }
 
-    /// The layer's tensor of a per-layer name (nil for an absent bias).
+    /// The layer's tensor of a per-layer name as Float32 values (nil for an absent bias).
     public func tensor(_ name: TensorName) -> Tensor? {
         switch name {
         case .attentionNorm: attentionNorm
-        case .q: q
+        case .q: q.values()
         case .qBias: qBias
-        case .k: k
+        case .k: k.values()
         case .kBias: kBias
-        case .v: v
+        case .v: v.values()
         case .vBias: vBias
-        case .o: o
+        case .o: o.values()
         case .ffnNorm: ffnNorm
-        case .gate: gate
-        case .up: up
-        case .down: down
+        case .gate: gate.values()
+        case .up: up.values()
+        case .down: down.values()
         case .embedding, .outputNorm, .output: nil
         }
     }

@@ -8,8 +8,9 @@ extension ModelWeights {
     /// qwen2), `model.layers.{i}.mlp.{gate,up,down}_proj.weight`, the two layer norms,
     /// `model.norm.weight` and `lm_head.weight` (ignored when the embedding is tied). Linear
     /// weights are [out, in] as here, and Q/K keep the rotate-half order. Each value is converted
-    /// straight from the mapping into its tensor, so the weights are never held twice.
-    public init(huggingFace folder: HuggingFaceFolder, config c: ModelConfig) throws {
+    /// straight from the mapping into its tensor, so the weights are never held twice (in bf16, one
+    /// Float32 tensor at a time).
+    public init(huggingFace folder: HuggingFaceFolder, config c: ModelConfig, precision: ComputePrecision = .float32) throws {
         func load(_ name: String, _ shape: [Int]) throws -> Tensor {
             guard let actual = folder.tensorShape(name) else { throw FormatError(folder.path, "tensor \(name) is missing") }
             guard actual == shape else {
@@ -25,16 +26,16 @@ extension ModelWeights {
         embedding = try load(TensorName.embedding.huggingFace(), TensorName.embedding.shape(c))
         layers = try (0..<c.layers).map { i in
             try LayerWeights(load: { try load($0.huggingFace(i), $0.shape(c)) },
-                             optional: { try optional($0.huggingFace(i), $0.shape(c)) })
+                             optional: { try optional($0.huggingFace(i), $0.shape(c)) }, precision: precision)
         }
         outputNorm = try load(TensorName.outputNorm.huggingFace(), TensorName.outputNorm.shape(c))
         if c.tiedOutput {
-            output = embedding
+            output = FrozenLinear(embedding, precision: precision)
         } else {
             guard folder.tensorShape(TensorName.output.huggingFace()) != nil else {
                 throw FormatError(folder.path, "tensor \(TensorName.output.huggingFace()) is missing (config.json has tie_word_embeddings false)")
             }
-            output = try load(TensorName.output.huggingFace(), TensorName.output.shape(c))
+            output = FrozenLinear(try load(TensorName.output.huggingFace(), TensorName.output.shape(c)), precision: precision)
         }
     }
 }

@@ -195,12 +195,12 @@ final class AdapterExchangeTests: XCTestCase {
         try writer.write(to: folder + "/adapter_model.safetensors")
         let adapters = try Adapters.importPEFT(folder: folder, model: c)
         XCTAssertEqual(adapters.config.rank, 4)
-        let before = (0..<c.layers).map { l in [Site.q, .down].map { lm.decoder.weights.layers[l].weight(of: $0).clone() } }
+        let before = (0..<c.layers).map { l in [Site.q, .down].map { lm.decoder.weights.layers[l].weight(of: $0).values().clone() } }
         try adapters.fuse(into: lm.decoder.weights)
         var worst: Float = 0
         for layer in 0..<c.layers {
             for (i, site) in [Site.q, .down].enumerated() {
-                let w = lm.decoder.weights.layers[layer].weight(of: site), delta = expected["\(layer).\(site)"]!
+                let w = lm.decoder.weights.layers[layer].weight(of: site).values(), delta = expected["\(layer).\(site)"]!
                 for e in 0..<w.count { worst = max(worst, abs(w[e] - before[layer][i][e] - delta[e])) }
             }
         }

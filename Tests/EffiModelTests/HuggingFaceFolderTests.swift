@@ -223,7 +223,7 @@ final class HuggingFaceFolderTests: XCTestCase {
         let folder = try writeSingle(m)
         let hf = try Decoder(huggingFace: folder)
         XCTAssertTrue(hf.config.tiedOutput)
-        XCTAssertTrue(hf.weights.output === hf.weights.embedding, "tied: the output is the embedding, not a copy")
+        XCTAssertTrue(hf.weights.output.float32 === hf.weights.embedding, "tied: the output is the embedding, not a copy")
         let ggufPath = try m.gguf()
         cleanup.append(ggufPath)
         let gguf = try Decoder(gguf: ggufPath)
@@ -282,7 +282,7 @@ final class HuggingFaceFolderTests: XCTestCase {
         let sharded = try Decoder(huggingFace: shardedPath)
         let rounded = try Decoder(huggingFace: try writeSingle(m.roundedToBFloat16()))
         XCTAssertEqual(maxDifference(logits(sharded), logits(rounded)), 0, accuracy: 1e-5)
-        for (a, b) in zip(sharded.weights.layers[0].q.array, m.roundedToBFloat16().tensors[2].values) where a != b {
+        for (a, b) in zip(sharded.weights.layers[0].q.values().array, m.roundedToBFloat16().tensors[2].values) where a != b {
             return XCTFail("BF16 q_proj value \(a) differs from the rounded \(b)")
         }
         // And within BF16's precision of the F32 model.

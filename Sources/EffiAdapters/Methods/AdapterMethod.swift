@@ -29,7 +29,7 @@ struct SiteSlot {
     let site: Site
     let model: ModelConfig
     let config: AdapterConfig
-    let baseWeight: Tensor?
+    let baseWeight: FrozenLinear?
 
     var inputWidth: Int { site.inputWidth(model) }
     var outputWidth: Int { site.outputWidth(model) }

@@ -149,13 +149,13 @@ public final class TrainingPass {
             for (i, r) in picked.enumerated() { (xc.data + i * d).update(from: x.data + r * d, count: d) }
             let rstd = Tensor(shape: [m]), lse = Tensor(shape: [m]), chunkTargets = picked.map { targets[$0] }
             RMSNorm.forward(x: xc, weight: decoder.weights.outputNorm, eps: c.normEpsilon, out: h, rstd: rstd)
-            MatMul.nt(h, decoder.weights.output, into: logits)
+            decoder.weights.output.forward(h, into: logits)
             let (sum, k) = CrossEntropy.forward(logits: logits, targets: chunkTargets, lse: lse)
             nllSum += sum
             count += k
             guard let dx else { continue }
             CrossEntropy.backward(logits: logits, targets: chunkTargets, lse: lse, scale: lossScale, dLogits: logits)
-            MatMul.nn(logits, decoder.weights.output, into: h)
+            decoder.weights.output.inputGradient(logits, into: h)
             // ∂L/∂x of the gathered rows, then scattered back (x rows are distinct: no overlap).
             let dxc = Tensor(shape: [m, d])
             RMSNorm.backward(dy: h, x: xc, weight: decoder.weights.outputNorm, rstd: rstd, dx: dxc)

@@ -17,6 +17,8 @@ struct BenchForward: ParsableCommand {
     @Option(help: "Sequences per batch.")
     var batch = 4
 
+    @OptionGroup var precision: PrecisionOptions
+
     @Option(help: "Timed forward passes (after one warm-up).")
     var repeats = 3
 
@@ -26,16 +28,17 @@ struct BenchForward: ParsableCommand {
     struct Report: Encodable {
         let benchmark = "forward"
         let model: String
+        let computeDtype: String, productKernels: String
         let batch, seqLen: Int
         let tokensPerSecond: Double
         let secondsPerForward: Double
         let gflopPerForward: Double
         let achievedGFLOPS: Double
-        let sgemmLimitGFLOPS: Double
+        let productLimitGFLOPS: Double
         let fractionOfLimit: Double
         let peakResidentMiB: Double
         let loadSeconds: Double
-        let method = "median of timed passes after one warm-up; limit = sgemm at the model's FFN shape"
+        let method = "median of timed passes after one warm-up; limit = the precision's product (x·Wᵀ) at the model's FFN shape"
     }
 
     func validate() throws {
@@ -44,7 +47,8 @@ struct BenchForward: ParsableCommand {
 
     func run() throws {
         let t0 = monotonicSeconds()
-        let decoder = try LanguageModel.decoder(model)
+        let precision = try precision.resolved()
+        let decoder = try LanguageModel.decoder(model, precision: precision)
         let loadSeconds = monotonicSeconds() - t0
         let c = decoder.config, n = batch * seqLen
         guard seqLen <= c.contextLength else { throw ValidationError("--seq-len \(seqLen) exceeds the model's context of \(c.contextLength)") }
@@ -61,15 +65,16 @@ struct BenchForward: ParsableCommand {
         // QKᵀ and PV over the full T×T square per head (what the kernel computes).
         let attention = Double(c.layers) * 2 * 2 * Double(seqLen) * Double(c.headDim) * Double(c.heads)
         let gflop = Double(n) * 2 * Double(c.linearParameterCount) / 1e9 + Double(n) * attention / 1e9
-        let limit = sgemmLimit(m: n, n: c.ffnWidth, k: c.modelWidth)
-        let report = Report(model: model, batch: batch, seqLen: seqLen, tokensPerSecond: Double(n) / seconds,
+        let limit = productLimit(m: n, n: c.ffnWidth, k: c.modelWidth, precision: precision)
+        let report = Report(model: model, computeDtype: precision.rawValue, productKernels: precision.kernels, batch: batch, seqLen: seqLen, tokensPerSecond: Double(n) / seconds,
                             secondsPerForward: seconds, gflopPerForward: gflop, achievedGFLOPS: gflop / seconds,
-                            sgemmLimitGFLOPS: limit, fractionOfLimit: gflop / seconds / limit,
+                            productLimitGFLOPS: limit, fractionOfLimit: gflop / seconds / limit,
                             peakResidentMiB: Double(peakResidentBytes()) / 1_048_576, loadSeconds: loadSeconds)
         if json {
             try printJSON(report)
         } else {
-            print(String(format: "forward %d×%d: %.0f tokens/s, %.3f s/pass, %.1f GFLOP/s = %.0f%% of the %.0f GFLOP/s sgemm limit; peak RSS %.0f MiB; load %.1f s",
+            print(precision.summary)
+            print(String(format: "forward %d×%d: %.0f tokens/s, %.3f s/pass, %.1f GFLOP/s = %.0f%% of the %.0f GFLOP/s product limit; peak RSS %.0f MiB; load %.1f s",
                          batch, seqLen, report.tokensPerSecond, seconds, report.achievedGFLOPS, 100 * report.fractionOfLimit,
                          limit, report.peakResidentMiB, loadSeconds))
         }

@@ -17,6 +17,8 @@ struct BenchGenerate: ParsableCommand {
     @Option(help: "Tokens decoded (greedy, stop tokens ignored).")
     var tokens = 64
 
+    @OptionGroup var precision: PrecisionOptions
+
     @Option(help: "Timed runs (after one warm-up); the median is reported.")
     var repeats = 3
 
@@ -26,6 +28,7 @@ struct BenchGenerate: ParsableCommand {
     struct Report: Encodable {
         let benchmark = "generate"
         let model: String
+        let computeDtype: String, productKernels: String
         let promptTokens, decodedTokens: Int
         let prefillTokensPerSecond: Double
         let decodeTokensPerSecond: Double
@@ -33,7 +36,7 @@ struct BenchGenerate: ParsableCommand {
         let weightGBPerSecond: Double
         let peakResidentMiB: Double
         let loadSeconds: Double
-        let method = "median of timed runs after one warm-up; every decode step reads all Float32 weights once"
+        let method = "median of timed runs after one warm-up; every decode step reads all linear weights once (4 bytes each in f32, 2 in bf16)"
     }
 
     func validate() throws {
@@ -42,7 +45,8 @@ struct BenchGenerate: ParsableCommand {
 
     func run() throws {
         let t0 = monotonicSeconds()
-        let decoder = try LanguageModel.decoder(model)
+        let precision = try precision.resolved()
+        let decoder = try LanguageModel.decoder(model, precision: precision)
         let loadSeconds = monotonicSeconds() - t0
         let c = decoder.config
         guard promptTokens + tokens <= c.contextLength else {
@@ -68,15 +72,16 @@ struct BenchGenerate: ParsableCommand {
                 decode.append(monotonicSeconds() - start)
             }
         }
-        let weightBytes = 4 * Double(c.linearParameterCount)
+        let weightBytes = (precision == .float32 ? 4 : 2) * Double(c.linearParameterCount)
         let decodeRate = Double(tokens) / median(decode)
-        let report = Report(model: model, promptTokens: promptTokens, decodedTokens: tokens,
+        let report = Report(model: model, computeDtype: precision.rawValue, productKernels: precision.kernels, promptTokens: promptTokens, decodedTokens: tokens,
                             prefillTokensPerSecond: Double(promptTokens) / median(prefill), decodeTokensPerSecond: decodeRate,
                             weightMiBPerToken: weightBytes / 1_048_576, weightGBPerSecond: weightBytes * decodeRate / 1e9,
                             peakResidentMiB: Double(peakResidentBytes()) / 1_048_576, loadSeconds: loadSeconds)
         if json {
             try printJSON(report)
         } else {
+            print(precision.summary)
             print(String(format: "generate: prompt %d tokens at %.0f tok/s; decode %d tokens at %.1f tok/s (%.0f MiB of weights per token = %.1f GB/s); peak RSS %.0f MiB; load %.1f s",
                          promptTokens, report.prefillTokensPerSecond, tokens, decodeRate, report.weightMiBPerToken,
                          report.weightGBPerSecond, report.peakResidentMiB, loadSeconds))

@@ -14,6 +14,7 @@ struct BenchTrain: ParsableCommand {
     @Option(help: "Tokens per sequence.") var seqLen = 256
     @Option(help: "Sequences per step.") var batch = 4
     @OptionGroup var adapter: AdapterOptions
+    @OptionGroup var precision: PrecisionOptions
     @Flag(help: "Recompute each layer's forward in the backward.") var gradCheckpoint = false
     @Option(help: "Reducer: keep this many (≥ 1) or this fraction of the layers trainable. Random data give no meaningful scores, so the benchmark fixes the active set to the top layers.") var reducerKeep: Double?
     @Option(help: "Reducer: freeze | drop the other layers' branches.") var reducerMode = ReducerOptions.Mode.freeze
@@ -24,6 +25,7 @@ struct BenchTrain: ParsableCommand {
     struct Report: Encodable {
         let benchmark = "train"
         let model: String, method: String
+        let computeDtype: String, productKernels: String
         let batch, seqLen, rank: Int
         let trainableParameters: Int
         let tokensPerSecond: Double
@@ -32,7 +34,7 @@ struct BenchTrain: ParsableCommand {
         let adapterFraction: Double
         let gflopPerStep: Double
         let achievedGFLOPS: Double
-        let sgemmLimitGFLOPS: Double
+        let productLimitGFLOPS: Double
         let fractionOfLimit: Double
         let peakResidentMiB: Double
         let gradientCheckpointing: Bool
@@ -41,8 +43,8 @@ struct BenchTrain: ParsableCommand {
         let backwardStopsAtLayer: Int?
         let method_ = "median of timed steps of the training step train runs (forward, loss, backward, clip, AdamW) after one warm-up; FLOPs per token: forward 2 · head + (2 · layer weights + 4·T·d) per layer it runs; backward 2 · head + (2 · layer weights + 8·T·d) per layer it reaches; limit = sgemm at the FFN shape"
         enum CodingKeys: String, CodingKey {
-            case benchmark, model, method, batch, seqLen, rank, trainableParameters, tokensPerSecond, secondsPerStep
-            case adapterSecondsPerStep, adapterFraction, gflopPerStep, achievedGFLOPS, sgemmLimitGFLOPS, fractionOfLimit
+            case benchmark, model, method, computeDtype, productKernels, batch, seqLen, rank, trainableParameters, tokensPerSecond, secondsPerStep
+            case adapterSecondsPerStep, adapterFraction, gflopPerStep, achievedGFLOPS, productLimitGFLOPS, fractionOfLimit
             case peakResidentMiB, gradientCheckpointing, activeLayers, forwardStartsAtLayer, backwardStopsAtLayer, method_ = "measurement"
         }
     }
@@ -55,7 +57,8 @@ struct BenchTrain: ParsableCommand {
     }
 
     func run() throws {
-        let decoder = try LanguageModel.decoder(model)
+        let precision = try precision.resolved()
+        let decoder = try LanguageModel.decoder(model, precision: precision)
         let c = decoder.config
         guard seqLen <= c.contextLength else { throw ValidationError("--seq-len \(seqLen) exceeds the context of \(c.contextLength)") }
         let adapters = try Adapters(config: try adapter.config(for: c), model: c, weights: decoder.weights)
@@ -95,12 +98,13 @@ struct BenchTrain: ParsableCommand {
         let backwardLayers = Double(c.layers - (backwardStop ?? c.layers))
         let gflop = n * (2 * head + forwardLayers * (2 * perLayer + 4 * t * d)
                          + 2 * head + backwardLayers * (2 * perLayer + 8 * t * d)) / 1e9
-        let limit = sgemmLimit(m: batch * seqLen, n: c.ffnWidth, k: c.modelWidth)
-        let report = Report(model: model, method: adapter.method.rawValue, batch: batch, seqLen: seqLen, rank: adapter.rank,
+        let limit = productLimit(m: batch * seqLen, n: c.ffnWidth, k: c.modelWidth, precision: precision)
+        let report = Report(model: model, method: adapter.method.rawValue, computeDtype: precision.rawValue,
+                            productKernels: precision.kernels, batch: batch, seqLen: seqLen, rank: adapter.rank,
                             trainableParameters: adapters.liveParameters.filter(\.trainable).reduce(0) { $0 + $1.value.count },
                             tokensPerSecond: n / seconds, secondsPerStep: seconds, adapterSecondsPerStep: adapterSeconds,
                             adapterFraction: adapterSeconds / seconds, gflopPerStep: gflop, achievedGFLOPS: gflop / seconds,
-                            sgemmLimitGFLOPS: limit, fractionOfLimit: gflop / seconds / limit,
+                            productLimitGFLOPS: limit, fractionOfLimit: gflop / seconds / limit,
                             peakResidentMiB: Double(peakResidentBytes()) / 1_048_576, gradientCheckpointing: gradCheckpoint,
                             activeLayers: activeLayers, forwardStartsAtLayer: forwardStart,
                             backwardStopsAtLayer: backwardStop)
@@ -108,6 +112,7 @@ struct BenchTrain: ParsableCommand {
             try printJSON(report)
         } else {
             if reducerKeep != nil { print("reducer: active layers fixed to \(activeLayers.map(String.init).joined(separator: ",")) (\(reducerMode.rawValue) the others); the forward starts at layer \(forwardStart)\(cacheLayer == nil ? "" : " (activation cache)"), the backward stops at layer \(backwardStop.map(String.init) ?? "-")") }
+            print(precision.summary)
             print(String(format: "train %@ %d×%d r%d: %.0f tokens/s, %.2f s/step (adapters %.3f s = %.1f%%), %.0f GFLOP/s = %.0f%% of %.0f; %d trainable; peak RSS %.0f MiB",
                          adapter.method.rawValue, batch, seqLen, adapter.rank, report.tokensPerSecond, seconds, adapterSeconds, 100 * report.adapterFraction,
                          report.achievedGFLOPS, 100 * report.fractionOfLimit, limit, report.trainableParameters, report.peakResidentMiB))

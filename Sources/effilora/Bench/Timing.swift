@@ -22,10 +22,10 @@ func median(_ values: [Double]) -> Double {
     return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
 }
 
-/// GFLOP/s of x Wᵀ at [m, k] × [n, k], median of repeated calls: the product limit that
-/// throughput benchmarks report against.
-func sgemmLimit(m: Int, n: Int, k: Int) -> Double {
-    let a = Tensor(shape: [m, k]), b = Tensor(shape: [n, k]), out = Tensor(shape: [m, n])
-    let s = medianSeconds { MatMul.nt(a, b, into: out) }
+/// GFLOP/s of x Wᵀ at [m, k] × [n, k] in `precision` (a frozen weight's forward), median of
+/// repeated calls: the product limit that throughput benchmarks report against.
+func productLimit(m: Int, n: Int, k: Int, precision: ComputePrecision = .float32) -> Double {
+    let a = Tensor(shape: [m, k]), w = FrozenLinear(Tensor(shape: [n, k]), precision: precision), out = Tensor(shape: [m, n])
+    let s = medianSeconds { w.forward(a, into: out) }
     return 2 * Double(m * n * k) / s / 1e9
 }

@@ -1,0 +1,160 @@
+#if canImport(CDNNL)
+import CDNNL
+#endif
+
+/// bfloat16 matrix products through oneDNN's matmul: activations (Float32) are rounded to bf16 at
+/// the input, the weights are already bf16, accumulation and output are Float32. oneDNN picks its
+/// kernels for the processor (avx512_core_bf16 on Zen 4 and Cooper Lake, AMX on Sapphire Rapids;
+/// emulated, slower kernels elsewhere). One primitive per shape is created on first use and kept.
+/// Like `BLAS.gemm`, call `product` from one thread at a time.
+public enum OneDNN {
+    /// Whether this build has oneDNN (Linux with libdnnl).
+    public static var available: Bool {
+        #if canImport(CDNNL)
+        return true
+        #else
+        return false
+        #endif
+    }
+
+    /// "oneDNN 2.6.3 (OpenMP)", for reports.
+    public static var version: String {
+        #if canImport(CDNNL)
+        let v = dnnl_version()!.pointee
+        return "oneDNN \(v.major).\(v.minor).\(v.patch) (OpenMP)"
+        #else
+        return "none"
+        #endif
+    }
+
+    /// The instruction set oneDNN's kernels dispatch to on this processor.
+    public static var isa: String {
+        #if canImport(CDNNL)
+        switch dnnl_get_effective_cpu_isa() {
+        case dnnl_cpu_isa_avx512_core_amx: return "avx512_core_amx"
+        case dnnl_cpu_isa_avx512_core_bf16: return "avx512_core_bf16"
+        case dnnl_cpu_isa_avx512_core_vnni: return "avx512_core_vnni"
+        case dnnl_cpu_isa_avx512_core: return "avx512_core"
+        case dnnl_cpu_isa_avx2_vnni: return "avx2_vnni"
+        case dnnl_cpu_isa_avx2: return "avx2"
+        case dnnl_cpu_isa_avx: return "avx"
+        case dnnl_cpu_isa_sse41: return "sse41"
+        default: return "other"
+        }
+        #else
+        return "none"
+        #endif
+    }
+
+    /// The OpenMP threads oneDNN's products use.
+    public static func setThreads(_ n: Int) {
+        #if canImport(CDNNL)
+        omp_set_num_threads(Int32(n))
+        #endif
+    }
+
+    public static var threads: Int {
+        #if canImport(CDNNL)
+        return Int(omp_get_max_threads())
+        #else
+        return 0
+        #endif
+    }
+
+    /// c[M,N] (+)= a[M,K] · op(b), a Float32 with row stride `lda`, b bfloat16: with `transB`
+    /// b is stored [N,K] (the forward x·Wᵀ), else [K,N] (the input gradient dy·W); row stride `ldb`.
+    public static func product(transB: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
+                               b: UnsafePointer<UInt16>, ldb: Int, accumulate: Bool, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        if m == 0 || n == 0 { return }
+        #if canImport(CDNNL)
+        MatMulPrimitives.shared.run(transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb,
+                                    accumulate: accumulate, c: c, ldc: ldc)
+        #else
+        preconditionFailure("bf16 products need oneDNN, which this build does not have")
+        #endif
+    }
+}
+
+#if canImport(CDNNL)
+/// The engine, the stream, one matmul primitive (with its memory objects) per shape, and the
+/// bf16 copy of the activations.
+private final class MatMulPrimitives: @unchecked Sendable {
+    nonisolated(unsafe) static let shared = MatMulPrimitives()
+
+    struct Key: Hashable { let transB: Bool, m: Int, n: Int, k: Int, ldb: Int, ldc: Int, accumulate: Bool }
+    struct Entry { let primitive: dnnl_primitive_t, src: dnnl_memory_t, weights: dnnl_memory_t, dst: dnnl_memory_t }
+
+    private var engine: dnnl_engine_t?
+    private var stream: dnnl_stream_t?
+    private var entries: [Key: Entry] = [:]
+    private var roundedA = UnsafeMutablePointer<UInt16>.allocate(capacity: 1)
+    private var roundedCapacity = 1
+
+    private init() {
+        check(dnnl_engine_create(&engine, dnnl_cpu, 0), "creating the CPU engine")
+        check(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags.rawValue), "creating a stream")
+    }
+
+    func run(transB: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
+             b: UnsafePointer<UInt16>, ldb: Int, accumulate: Bool, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        if m * k > roundedCapacity {
+            roundedA.deallocate()
+            roundedCapacity = m * k
+            roundedA = .allocate(capacity: roundedCapacity)
+        }
+        BFloat16.round(a, rows: m, columns: k, ld: lda, into: roundedA)
+        let key = Key(transB: transB, m: m, n: n, k: k, ldb: ldb, ldc: ldc, accumulate: accumulate)
+        let entry = entries[key] ?? make(key)
+        check(dnnl_memory_set_data_handle_v2(entry.src, roundedA, stream), "binding the activations")
+        check(dnnl_memory_set_data_handle_v2(entry.weights, UnsafeMutableRawPointer(mutating: b), stream), "binding the weights")
+        check(dnnl_memory_set_data_handle_v2(entry.dst, c, stream), "binding the output")
+        var args = [dnnl_exec_arg_t(arg: DNNL_ARG_SRC, memory: entry.src),
+                    dnnl_exec_arg_t(arg: DNNL_ARG_WEIGHTS, memory: entry.weights),
+                    dnnl_exec_arg_t(arg: DNNL_ARG_DST, memory: entry.dst)]
+        check(dnnl_primitive_execute(entry.primitive, stream, Int32(args.count), &args), "running a matmul")
+        check(dnnl_stream_wait(stream), "waiting for a matmul")
+    }
+
+    /// src [M,K] dense bf16; weights as oneDNN's [K,N]: strides (1, ldb) when b is [N,K] row-major,
+    /// (ldb, 1) when it is [K,N]; dst [M,N] Float32 with row stride ldc, plus a sum post-op to
+    /// accumulate.
+    private func make(_ key: Key) -> Entry {
+        let m = Int64(key.m), n = Int64(key.n), k = Int64(key.k)
+        var src = dnnl_memory_desc_t(), weights = dnnl_memory_desc_t(), dst = dnnl_memory_desc_t()
+        check(dnnl_memory_desc_init_by_strides(&src, 2, [m, k], dnnl_bf16, [k, 1]), "describing the activations")
+        let weightStrides: [Int64] = key.transB ? [1, Int64(key.ldb)] : [Int64(key.ldb), 1]
+        check(dnnl_memory_desc_init_by_strides(&weights, 2, [k, n], dnnl_bf16, weightStrides), "describing the weights")
+        check(dnnl_memory_desc_init_by_strides(&dst, 2, [m, n], dnnl_f32, [Int64(key.ldc), 1]), "describing the output")
+        var descriptor = dnnl_matmul_desc_t()
+        check(dnnl_matmul_desc_init(&descriptor, &src, &weights, nil, &dst), "describing a matmul")
+        var attributes: dnnl_primitive_attr_t?
+        check(dnnl_primitive_attr_create(&attributes), "creating attributes")
+        defer { dnnl_primitive_attr_destroy(attributes) }
+        if key.accumulate {
+            var postOps: dnnl_post_ops_t?
+            check(dnnl_post_ops_create(&postOps), "creating post-ops")
+            check(dnnl_post_ops_append_sum(postOps, 1), "adding the sum post-op")
+            check(dnnl_primitive_attr_set_post_ops(attributes, postOps), "setting post-ops")
+            dnnl_post_ops_destroy(postOps)
+        }
+        var pd: dnnl_primitive_desc_t?
+        check(dnnl_primitive_desc_create(&pd, &descriptor, attributes, engine, nil),
+              "a bf16 matmul [\(m), \(k)] × [\(k), \(n)] (oneDNN has no implementation for it on this processor)")
+        defer { dnnl_primitive_desc_destroy(pd) }
+        var primitive: dnnl_primitive_t?
+        check(dnnl_primitive_create(&primitive, pd), "creating a matmul")
+        func memory(_ d: inout dnnl_memory_desc_t) -> dnnl_memory_t {
+            var mem: dnnl_memory_t?
+            check(dnnl_memory_create(&mem, &d, engine, nil), "creating a memory object")
+            return mem!
+        }
+        let entry = Entry(primitive: primitive!, src: memory(&src), weights: memory(&weights), dst: memory(&dst))
+        entries[key] = entry
+        return entry
+    }
+
+    private func check(_ status: dnnl_status_t, _ what: @autoclosure () -> String) {
+        precondition(status == dnnl_success, "oneDNN failed \(what()): status \(status.rawValue)")
+    }
+}
+#endif

@@ -1,0 +1,39 @@
+import ArgumentParser
+import EffiCore
+import EffiModel
+
+extension ComputePrecision.Choice: ExpressibleByArgument {}
+
+/// `--compute-dtype`, declared once for every command that runs the model (`compute_dtype` in
+/// YAML config files).
+struct PrecisionOptions: ParsableArguments {
+    @Option(help: "Precision of the frozen base's products: f32 | bf16 | auto (bf16 where the CPU has native bf16, AVX512_BF16 or AMX; else f32). Adapters, optimiser, norms and loss stay f32.")
+    var computeDtype = ComputePrecision.Choice.auto
+
+    /// The precision to load the model in; bf16 needs a build with oneDNN.
+    func resolved() throws -> ComputePrecision {
+        let precision = ComputePrecision(computeDtype)
+        if precision == .bfloat16 && !OneDNN.available {
+            throw ValidationError("--compute-dtype bf16 needs oneDNN, which this build does not have; use f32")
+        }
+        return precision
+    }
+}
+
+extension ComputePrecision {
+    /// The product library and the kernels it runs, for benchmark reports.
+    var kernels: String {
+        self == .float32 ? BLAS.description : "\(OneDNN.version) \(OneDNN.isa)"
+    }
+
+    /// One line saying which precision and which product kernels a run uses.
+    var summary: String {
+        switch self {
+        case .float32:
+            return "compute: f32 (\(BLAS.description), \(BLAS.threads) threads)"
+        case .bfloat16:
+            let native = ComputePrecision.nativeBFloat16() ? "native bf16" : "no native bf16: emulated, slower than f32"
+            return "compute: bf16 (\(OneDNN.version), \(OneDNN.isa) kernels, \(OneDNN.threads) threads; \(native))"
+        }
+    }
+}
