@@ -8,7 +8,8 @@ import Darwin
 /// when the library loads; on processors it does not recognise (seen here: a virtualised Xeon
 /// with AVX-512) it falls back to the generic "Prescott" SSE3 kernels: 62 GFLOP/s instead of 298
 /// (`effilora bench kernels`). It reads OPENBLAS_CORETYPE only at load time, so the tool sets it
-/// and re-executes itself once, before any work. A value already in the environment is respected.
+/// (and the threads' spin limits below) and re-executes itself once, before any work. A value
+/// already in the environment is respected.
 public enum BLASCore {
     /// Kernel families that mean OpenBLAS did not recognise the processor.
     static let genericFallbacks: Set<String> = ["prescott", "core2", "nehalem", "katmai", "coppermine", "northwood", "banias", "atom"]
@@ -23,12 +24,29 @@ public enum BLASCore {
         return nil
     }
 
-    /// Sets OPENBLAS_CORETYPE and replaces this process with a fresh copy of itself when
-    /// `recommended()` names a family; returns (doing nothing) otherwise or if exec fails.
+    /// How long idle worker threads spin before they sleep. OpenBLAS's pthreads spin ~2^28 cycles
+    /// after each product by default and libgomp's (oneDNN's OpenMP) 300,000 iterations; on a
+    /// machine with as many threads as cores the spinning threads of one library take the cores
+    /// the other library's threads (and the element-wise loops) need. Measured with
+    /// `bench train --method lora` on 2 Zen 4 cores: bf16 185 → ~290 tokens/s, f32 186 → ~205.
+    static let threadSpinLimits = [("OPENBLAS_THREAD_TIMEOUT", "4"), ("GOMP_SPINCOUNT", "10000")]
+
+    /// The variables to set before the libraries load: the kernel family when `recommended()`
+    /// names one, and the spin limits; none that the environment already sets.
+    public static func pendingEnvironment() -> [(name: String, value: String)] {
+        var settings = threadSpinLimits.filter { getenvString($0.0) == nil }.map { (name: $0.0, value: $0.1) }
+        if let core = recommended() { settings.append((name: "OPENBLAS_CORETYPE", value: core)) }
+        return settings
+    }
+
+    /// Sets `pendingEnvironment()` and replaces this process with a fresh copy of itself (the
+    /// libraries read these variables only when they load); does nothing when nothing is pending
+    /// or this process is already the copy, and returns if exec fails.
     public static func reexecIfNeeded() {
         #if os(Linux)
-        guard getenvString("EFFILORA_BLAS_REEXEC") == nil, let core = recommended() else { return }
-        setenv("OPENBLAS_CORETYPE", core, 1)
+        let settings = pendingEnvironment()
+        guard getenvString("EFFILORA_BLAS_REEXEC") == nil, !settings.isEmpty else { return }
+        for s in settings { setenv(s.name, s.value, 1) }
         setenv("EFFILORA_BLAS_REEXEC", "1", 1)
         let args = CommandLine.unsafeArgv
         execv("/proc/self/exe", args)

@@ -1,3 +1,4 @@
+import EffiCore
 /// The element types of the safetensors format, spelled as in its header ("F32", "BF16", …).
 /// Every type the reference implementation (huggingface/safetensors) knows can be listed in a
 /// file; only F32, F16 and BF16 can be read as or written from Float32.
@@ -53,9 +54,5 @@ public enum SafetensorsDType: String, Sendable, CaseIterable {
 
     /// bfloat16 bits of `x` (the top half of its Float32 bits), rounded to nearest, ties to even;
     /// NaN stays a quiet NaN.
-    public static func bfloat16Bits(_ x: Float) -> UInt16 {
-        let b = x.bitPattern
-        if x.isNaN { return UInt16(truncatingIfNeeded: b >> 16) | 0x40 }
-        return UInt16(truncatingIfNeeded: (b &+ 0x7FFF &+ ((b >> 16) & 1)) >> 16)
-    }
+    public static func bfloat16Bits(_ x: Float) -> UInt16 { BFloat16.round(x) }
 }

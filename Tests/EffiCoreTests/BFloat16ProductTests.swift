@@ -1,0 +1,80 @@
+import XCTest
+@testable import EffiCore
+
+/// bf16 storage and oneDNN's bf16 products against Float64 loops.
+final class BFloat16ProductTests: XCTestCase {
+    func testVectorRoundingMatchesTheScalarRule() {
+        var values: [Float] = [0, -0, 1, -1, .infinity, -.infinity, .nan, Float(bitPattern: 0x7F80_0001), .greatestFiniteMagnitude,
+                               .leastNonzeroMagnitude, Float(bitPattern: 0x3F80_8000), Float(bitPattern: 0x3F81_8000),
+                               Float(bitPattern: 0x3F80_7FFF), Float(bitPattern: 0x3F80_8001)]
+        var rng = SplitMix64(seed: 3)
+        for _ in 0..<1000 { values.append(Float(bitPattern: UInt32(truncatingIfNeeded: rng.next()))) }
+        var rounded = [UInt16](repeating: 0, count: values.count)
+        BFloat16.round(values, into: &rounded, count: values.count)
+        for (x, h) in zip(values, rounded) {
+            XCTAssertEqual(h, BFloat16.round(x), "\(x) (bits \(String(x.bitPattern, radix: 16)))")
+            if x.isNaN { XCTAssertTrue(BFloat16.widen(h).isNaN, "NaN stays NaN") }
+        }
+        // Ties go to even: 1 + 2^-8 (halfway between 1 and 1 + 2^-7) rounds down, 1 + 3·2^-8 up.
+        XCTAssertEqual(BFloat16.round(Float(bitPattern: 0x3F80_8000)), 0x3F80)
+        XCTAssertEqual(BFloat16.round(Float(bitPattern: 0x3F81_8000)), 0x3F82)
+        XCTAssertEqual(BFloat16.widen(BFloat16.round(3.140625)), 3.140625, "exactly representable")
+    }
+
+    /// ours vs Σ_k a·b in Float64 at the model's shapes and odd ones, for the forward x·Wᵀ and the
+    /// input gradient dy·W, with and without accumulation. Against bf16-rounded inputs the only
+    /// error is the Float32 accumulation; against the unrounded inputs it is ≤ 1e-2 of Σ|a·b|
+    /// per output (two roundings of 2^-9 each).
+    func testProductsAgainstAFloat64Loop() throws {
+        try XCTSkipUnless(OneDNN.available, "bf16 products need oneDNN")
+        let shapes = [(m: 64, out: 1536, inWidth: 576), (m: 37, out: 192, inWidth: 576), (m: 17, out: 576, inWidth: 1536),
+                      (m: 5, out: 7, inWidth: 3), (m: 1, out: 49, inWidth: 130)]
+        for (m, out, inWidth) in shapes {
+            for accumulate in [false, true] {
+                let w = randomTensor([out, inWidth], seed: UInt64(out * 31 + inWidth))
+                let frozen = FrozenLinear(w, precision: .bfloat16)
+                let x = randomTensor([m, inWidth], seed: UInt64(m)), dy = randomTensor([m, out], seed: UInt64(m + 1))
+                let y = randomTensor([m, out], seed: 7), dx = randomTensor([m, inWidth], seed: 8)
+                let y0 = y.clone(), dx0 = dx.clone()
+                frozen.forward(x, into: y, accumulate: accumulate)
+                frozen.inputGradient(dy, into: dx, accumulate: accumulate)
+                let label = "\(m)×\(out)×\(inWidth) accumulate \(accumulate)"
+                compare(y, base: accumulate ? y0 : nil, rows: m, columns: out, k: inWidth, label: "forward " + label) { i, j, p in
+                    (x[i * inWidth + p], w[j * inWidth + p])
+                }
+                compare(dx, base: accumulate ? dx0 : nil, rows: m, columns: inWidth, k: out, label: "input gradient " + label) { i, j, p in
+                    (dy[i * out + p], w[p * inWidth + j])
+                }
+            }
+        }
+    }
+
+    private func compare(_ c: Tensor, base: Tensor?, rows: Int, columns: Int, k: Int, label: String,
+                         _ term: (Int, Int, Int) -> (Float, Float)) {
+        func bf(_ v: Float) -> Double { Double(BFloat16.widen(BFloat16.round(v))) }
+        var worstRounded = 0.0, worstExact = 0.0
+        for i in 0..<rows {
+            for j in 0..<columns {
+                var rounded = 0.0, exact = 0.0, magnitude = 0.0
+                for p in 0..<k {
+                    let (a, b) = term(i, j, p)
+                    rounded += bf(a) * bf(b)
+                    exact += Double(a) * Double(b)
+                    magnitude += abs(Double(a) * Double(b))
+                }
+                let offset = Double(base?[i * columns + j] ?? 0), ours = Double(c[i * columns + j]) - offset
+                worstRounded = max(worstRounded, abs(ours - rounded) / magnitude)
+                worstExact = max(worstExact, abs(ours - exact) / magnitude)
+            }
+        }
+        XCTAssertLessThanOrEqual(worstRounded, 1e-5, "\(label): against bf16-rounded inputs")
+        XCTAssertLessThanOrEqual(worstExact, 1e-2, "\(label): against the Float32 inputs")
+    }
+
+    func testWidenedWeightsAreTheRoundedOnes() {
+        let w = randomTensor([9, 13], seed: 4)
+        let widened = FrozenLinear(w, precision: .bfloat16).values()
+        for i in 0..<w.count { XCTAssertEqual(widened[i], BFloat16.widen(BFloat16.round(w[i]))) }
+        XCTAssertTrue(FrozenLinear(w).float32 === w, "Float32 storage is the tensor itself")
+    }
+}
