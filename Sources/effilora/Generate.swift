@@ -9,6 +9,7 @@ struct Generate: ParsableCommand {
 
     @Option(help: "A GGUF file or a Hugging Face folder.")
     var model: String
+    @OptionGroup var precision: PrecisionOptions
 
     @Option(help: "The prompt (the user message with --chat).")
     var prompt: String
@@ -48,7 +49,7 @@ struct Generate: ParsableCommand {
     }
 
     func run() throws {
-        let lm = try loadModel(model, adapter: adapter)
+        let lm = try loadModel(model, adapter: adapter, precision: precision)
         var text = prompt
         if chat {
             var messages = [ChatMessage(role: "user", content: prompt)]

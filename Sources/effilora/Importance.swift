@@ -9,6 +9,7 @@ struct Importance: ParsableCommand {
         abstract: "Score a trained adapter's layers offline (the Reducer's importance) and rank them.")
 
     @Option(help: "A GGUF file or a Hugging Face folder.") var model: String
+    @OptionGroup var precision: PrecisionOptions
     @Option(help: "An adapter folder written by train.") var adapter: String
     @Option(help: "A JSONL file in a training format (e.g. valid.jsonl).") var data: String
     @Option(help: "suppression | taylor | both.") var method = "both"
@@ -30,7 +31,7 @@ struct Importance: ParsableCommand {
     }
 
     func run() throws {
-        let lm = try loadModel(model, adapter: adapter)
+        let lm = try loadModel(model, adapter: adapter, precision: precision)
         guard let adapters = lm.decoder.adapter as? Adapters else { throw ValidationError("no adapter loaded") }
         lm.decoder.adapter = nil
         let dataset = try Dataset(path: data, tokenizer: lm.tokenizer, chatTemplate: try? lm.chatTemplate(), options: .init())

@@ -8,6 +8,7 @@ struct Score: ParsableCommand {
 
     @Option(help: "A GGUF file or a Hugging Face folder.")
     var model: String
+    @OptionGroup var precision: PrecisionOptions
 
     @Option(help: "An adapter folder written by train (adapters.safetensors), or a PEFT LoRA folder (adapter_model.safetensors).")
     var adapter: String?
@@ -40,7 +41,7 @@ struct Score: ParsableCommand {
     }
 
     func run() throws {
-        let lm = try loadModel(model, adapter: adapter)
+        let lm = try loadModel(model, adapter: adapter, precision: precision)
         let ids = lm.tokenizer.encode(text)
         guard ids.count >= 2 else { throw ValidationError("the text has \(ids.count) token(s); scoring needs at least 2") }
         guard ids.count <= lm.decoder.config.contextLength else {

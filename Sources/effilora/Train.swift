@@ -22,6 +22,7 @@ struct Train: ParsableCommand {
     @Option(name: [.customShort("c"), .long], help: "YAML file of options (see above).") var config: String?
 
     @OptionGroup var adapter: AdapterOptions
+    @OptionGroup var precision: PrecisionOptions
 
     // Reducer (on when --reducer-keep is given)
     @Option(help: "Reducer: layers kept trainable, a count (≥ 1) or a fraction of the adapted layers (off when absent).") var reducerKeep: Double?
@@ -103,7 +104,9 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        let lm = try LanguageModel.load(model)
+        let computePrecision = try precision.resolved()
+        let lm = try LanguageModel.load(model, precision: computePrecision)
+        emit(computePrecision.summary)
         guard maxSeqLength <= lm.decoder.config.contextLength else {
             throw ValidationError("--max-seq-length \(maxSeqLength) exceeds the model's context of \(lm.decoder.config.contextLength)")
         }
@@ -155,13 +158,13 @@ struct Train: ParsableCommand {
 
     private func writeRunDescription(trainer: Trainer, report: ParameterReport, datasets: [DatasetReport]) throws {
         struct Run: Encodable {
-            let model: String, data: String, adapter: AdapterConfig, training: TrainingOptions
+            let model: String, data: String, computeDtype: String, adapter: AdapterConfig, training: TrainingOptions
             let parameters: ParameterReport, datasets: [DatasetReport], reducer: ReducerOptions?
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try FileManager.default.createDirectory(atPath: trainer.output, withIntermediateDirectories: true)
-        try writeAtomically(try encoder.encode(Run(model: model, data: data, adapter: trainer.adapters.config, training: trainer.options,
+        try writeAtomically(try encoder.encode(Run(model: model, data: data, computeDtype: trainer.decoder.weights.precision.rawValue, adapter: trainer.adapters.config, training: trainer.options,
                                                    parameters: report, datasets: datasets, reducer: trainer.reducer?.options)),
                             to: (trainer.output as NSString).appendingPathComponent("run.json"))
     }

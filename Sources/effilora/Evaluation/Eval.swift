@@ -21,6 +21,7 @@ struct Eval: ParsableCommand {
         """)
 
     @Option(help: "A GGUF file or a Hugging Face folder.") var model: String
+    @OptionGroup var precision: PrecisionOptions
     @Option(help: "An adapter folder written by train, or a PEFT LoRA folder.") var adapter: String?
     @Option(help: "Tasks, comma-separated: \(TaskSuite.commonsense.joined(separator: ",")), or commonsense for all eight.") var tasks: String?
     @Option(help: "An evaluation file (JSONL) instead of --tasks.") var file: String?
@@ -52,7 +53,7 @@ struct Eval: ParsableCommand {
     }
 
     func run() throws {
-        let lm = try loadModel(model, adapter: adapter)
+        let lm = try loadModel(model, adapter: adapter, precision: precision)
         if mode == "loss", let file { return try evaluateLoss(lm, file: file) }
         let sources = try file.map { [EvalSource(name: ($0 as NSString).lastPathComponent, file: $0, fewShotFile: fewshotFile)] }
             ?? EvalSource.tasks([tasks ?? ""], split: split, kind: mode == "choice" ? "mc" : "instruct", data: data, fewShot: numFewshot > 0)
