@@ -9,13 +9,24 @@ import CBLAS
 /// live in one place.
 ///
 /// OpenBLAS 0.3.21 can corrupt results when multithreaded GEMMs with different transposes run
-/// concurrently from several threads (upstream issue #5836): call `gemm` from one thread at a time.
+/// concurrently from several threads (upstream issue #5836): call `gemm` from one thread at a
+/// time, or from several only inside `singleThreaded`.
 public enum BLAS {
     /// Sets the number of threads BLAS uses for one product (no effect with Accelerate).
     public static func setThreads(_ n: Int) {
         #if !canImport(Accelerate)
         openblas_set_num_threads(Int32(n))
         #endif
+    }
+
+    /// Runs `body` with BLAS on one thread, so that several threads may call `gemm` at once
+    /// (each product single-threaded; see the rule above), then restores the thread count.
+    public static func singleThreaded<R>(_ body: () -> R) -> R {
+        let n = threads
+        if n == 1 { return body() }
+        setThreads(1)
+        defer { setThreads(n) }
+        return body()
     }
 
     public static var threads: Int {

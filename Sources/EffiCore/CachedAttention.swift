@@ -16,9 +16,7 @@ extension CausalAttention {
             Parallel.forRanges(m, minimumChunk: 32) { rows in
                 for i in rows {
                     let row = s + i * n, visible = past + i + 1
-                    let sum = expInPlace(row, visible, subtracting: maxOf(row, visible))
-                    let inv = 1 / sum
-                    for j in 0..<visible { row[j] *= inv }
+                    _ = softmax(row, visible)
                     if visible < n { (row + visible).update(repeating: 0, count: n - visible) }
                 }
             }

@@ -43,11 +43,13 @@ public final class FrozenLinear: @unchecked Sendable {
     public func forward(_ x: Tensor, into y: Tensor, accumulate: Bool = false) {
         precondition(x.columns == columns && y.rows == x.rows && y.columns == rows,
                      "FrozenLinear.forward: \(x.shape) · \(shape)ᵀ -> \(y.shape) do not match")
-        switch storage {
-        case .float32(let w): MatMul.nt(x, w, into: y, accumulate: accumulate)
-        case .bfloat16(let w):
-            OneDNN.product(transB: true, m: x.rows, n: rows, k: columns, a: x.data, lda: columns,
-                           b: w.data, ldb: columns, accumulate: accumulate, c: y.data, ldc: rows)
+        StepProfile.measure(.baseProducts) {
+            switch storage {
+            case .float32(let w): MatMul.nt(x, w, into: y, accumulate: accumulate)
+            case .bfloat16(let w):
+                OneDNN.product(transB: true, m: x.rows, n: rows, k: columns, a: x.data, lda: columns,
+                               b: w.data, ldb: columns, accumulate: accumulate, c: y.data, ldc: rows)
+            }
         }
     }
 
@@ -55,11 +57,13 @@ public final class FrozenLinear: @unchecked Sendable {
     public func inputGradient(_ dy: Tensor, into dx: Tensor, accumulate: Bool = false) {
         precondition(dy.columns == rows && dx.rows == dy.rows && dx.columns == columns,
                      "FrozenLinear.inputGradient: \(dy.shape) · \(shape) -> \(dx.shape) do not match")
-        switch storage {
-        case .float32(let w): MatMul.nn(dy, w, into: dx, accumulate: accumulate)
-        case .bfloat16(let w):
-            OneDNN.product(transB: false, m: dy.rows, n: columns, k: rows, a: dy.data, lda: rows,
-                           b: w.data, ldb: columns, accumulate: accumulate, c: dx.data, ldc: columns)
+        StepProfile.measure(.baseProducts) {
+            switch storage {
+            case .float32(let w): MatMul.nn(dy, w, into: dx, accumulate: accumulate)
+            case .bfloat16(let w):
+                OneDNN.product(transB: false, m: dy.rows, n: columns, k: rows, a: dy.data, lda: rows,
+                               b: w.data, ldb: columns, accumulate: accumulate, c: dx.data, ldc: columns)
+            }
         }
     }
 }

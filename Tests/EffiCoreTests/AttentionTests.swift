@@ -3,7 +3,8 @@ import Foundation
 @testable import EffiCore
 
 /// Causal grouped-query attention against a Float64 loop, and its backward against finite
-/// differences for q, k and v — with GQA head sharing and a padding mask.
+/// differences for q, k and v — with GQA head sharing and a padding mask, in one query block and
+/// in blocks of 4 (11 = 4 + 4 + 3 rows: the causal blocking and a partial last block).
 final class AttentionTests: XCTestCase {
     let batch = 2, seqLen = 11, heads = 4, kvHeads = 2, headDim = 8
 
@@ -50,13 +51,16 @@ final class AttentionTests: XCTestCase {
         }
     }
 
+    /// Without and with the padding mask, each in one query block and in blocks of 4.
+    var cases: [(mask: [Bool]?, block: Int)] { [nil, paddingMask].flatMap { mask in [64, 4].map { (mask, $0) } } }
+
     func testForwardMatchesReference() {
-        for mask in [nil, paddingMask] {
+        for (mask, block) in cases {
             let (q, k, v) = makeInputs(seed: 1)
-            let attention = CausalAttention(heads: heads, kvHeads: kvHeads, headDim: headDim)
+            let attention = CausalAttention(heads: heads, kvHeads: kvHeads, headDim: headDim, queryBlock: block)
             let out = Tensor(shape: q.shape), lse = Tensor(shape: [batch, heads, seqLen])
             attention.forward(q: q, k: k, v: v, batch: batch, seqLen: seqLen, keyMask: mask, out: out, lse: lse)
-            assertClose(out, reference(q: q, k: k, v: v, mask: mask), tolerance: 2e-6, "mask \(mask != nil)")
+            assertClose(out, reference(q: q, k: k, v: v, mask: mask), tolerance: 2e-6, "mask \(mask != nil), block \(block)")
         }
     }
 
@@ -70,10 +74,10 @@ final class AttentionTests: XCTestCase {
     }
 
     func testBackwardAgainstFiniteDifferences() {
-        for mask in [nil, paddingMask] {
+        for (mask, block) in cases {
             let (q, k, v) = makeInputs(seed: 3)
             let probe = randomTensor(q.shape, seed: 9)
-            let attention = CausalAttention(heads: heads, kvHeads: kvHeads, headDim: headDim)
+            let attention = CausalAttention(heads: heads, kvHeads: kvHeads, headDim: headDim, queryBlock: block)
             let out = Tensor(shape: q.shape), lse = Tensor(shape: [batch, heads, seqLen])
             let f = { () -> Double in
                 attention.forward(q: q, k: k, v: v, batch: self.batch, seqLen: self.seqLen, keyMask: mask, out: out, lse: lse)
@@ -94,6 +98,29 @@ final class AttentionTests: XCTestCase {
                     XCTAssertEqual(dv[padded + i], 0)
                 }
             }
+        }
+    }
+
+    /// At SmolLM2's head shapes (9 heads / 3 KV, 64 wide) and T = 150: causal blocks of 64 (64 +
+    /// 64 + 22 rows) against one block over all rows (the unblocked computation), forward, lse
+    /// and every gradient within 1e-5, with padding in one batch row.
+    func testCausalBlocksMatchOneBlockAtModelShapes() {
+        let b = 2, t = 150, hq = 9, hkv = 3, d = 64
+        let q = randomTensor([b, t, hq, d], seed: 11, scale: 2), k = randomTensor([b, t, hkv, d], seed: 12, scale: 2)
+        let v = randomTensor([b, t, hkv, d], seed: 13), dOut = randomTensor([b, t, hq, d], seed: 14)
+        let mask = (0..<b * t).map { $0 < t || $0 % t < t - 9 }
+        func run(_ block: Int) -> [Tensor] {
+            let attention = CausalAttention(heads: hq, kvHeads: hkv, headDim: d, queryBlock: block)
+            let out = Tensor(shape: q.shape), lse = Tensor(shape: [b, hq, t])
+            attention.forward(q: q, k: k, v: v, batch: b, seqLen: t, keyMask: mask, out: out, lse: lse)
+            let dq = Tensor(shape: q.shape), dk = Tensor(shape: k.shape), dv = Tensor(shape: v.shape)
+            attention.backward(dOut: dOut, q: q, k: k, v: v, out: out, lse: lse, batch: b, seqLen: t, keyMask: mask,
+                               dq: dq, dk: dk, dv: dv)
+            return [out, lse, dq, dk, dv]
+        }
+        let blocked = run(64), whole = run(t)
+        for (name, (x, y)) in zip(["out", "lse", "dq", "dk", "dv"], zip(blocked, whole)) {
+            assertClose(x, y.array.map(Double.init), tolerance: 1e-5, name)
         }
     }
 }

@@ -32,6 +32,7 @@ struct BenchTrain: ParsableCommand {
         let secondsPerStep: Double
         let adapterSecondsPerStep: Double
         let adapterFraction: Double
+        let breakdownSecondsPerStep: [String: Double]
         let gflopPerStep: Double
         let achievedGFLOPS: Double
         let productLimitGFLOPS: Double
@@ -44,7 +45,7 @@ struct BenchTrain: ParsableCommand {
         let method_ = "median of timed steps of the training step train runs (forward, loss, backward, clip, AdamW) after one warm-up; FLOPs per token: forward 2 · head + (2 · layer weights + 4·T·d) per layer it runs; backward 2 · head + (2 · layer weights + 8·T·d) per layer it reaches; limit = sgemm at the FFN shape"
         enum CodingKeys: String, CodingKey {
             case benchmark, model, method, computeDtype, productKernels, batch, seqLen, rank, trainableParameters, tokensPerSecond, secondsPerStep
-            case adapterSecondsPerStep, adapterFraction, gflopPerStep, achievedGFLOPS, productLimitGFLOPS, fractionOfLimit
+            case adapterSecondsPerStep, adapterFraction, breakdownSecondsPerStep, gflopPerStep, achievedGFLOPS, productLimitGFLOPS, fractionOfLimit
             case peakResidentMiB, gradientCheckpointing, activeLayers, forwardStartsAtLayer, backwardStopsAtLayer, method_ = "measurement"
         }
     }
@@ -79,15 +80,23 @@ struct BenchTrain: ParsableCommand {
         options.batchSize = batch; options.gradientCheckpointing = gradCheckpoint
         let step = TrainingStep(decoder: decoder, adapters: adapters, options: options, data: Batcher(examples: examples, batchSize: batch, seed: 0),
                                 reducer: nil, activationCache: activationCache ? .auto : .off, runFolder: FileManager.default.temporaryDirectory.path)
-        var samples: [(total: Double, adapter: Double)] = [], backwardStop: Int?
+        var samples: [(total: Double, adapter: Double, parts: [StepProfile.Part: Double])] = [], backwardStop: Int?
+        StepProfile.enabled = true
+        defer { StepProfile.enabled = false }
         for i in 0...steps {
+            _ = StepProfile.take()
             let start = monotonicSeconds()
             let outcome = try step.run([Array(0..<batch)], firstMicroBatch: i, learningRate: 1e-4, label: "bench step \(i)")
-            if i > 0 { samples.append((monotonicSeconds() - start, outcome.adapterSeconds)) }
+            if i > 0 { samples.append((monotonicSeconds() - start, outcome.adapterSeconds, StepProfile.take())) }
             backwardStop = outcome.backwardStop
         }
         let cacheLayer = step.activationCache?.layer
         let seconds = median(samples.map(\.total)), adapterSeconds = median(samples.map(\.adapter))
+        // The median step's parts; "other" is the rest (norms, RoPE, SwiGLU, loss, optimiser, copies).
+        let medianStep = samples.sorted { $0.total < $1.total }[samples.count / 2]
+        let products = medianStep.parts[.baseProducts] ?? 0, attention = medianStep.parts[.attention] ?? 0
+        let breakdown = ["baseProducts": products, "attention": attention, "adapters": medianStep.adapter,
+                         "other": medianStep.total - products - attention - medianStep.adapter]
         // Forward: 2 · head + (2 · layer weights + attention 4·T·d) per layer it runs (all, or from the
         // cached layer up); backward (input gradients only): the head and the layers from the lowest
         // trainable one up, 2 · weights + attention 8·T·d each.
@@ -103,7 +112,7 @@ struct BenchTrain: ParsableCommand {
                             productKernels: precision.kernels, batch: batch, seqLen: seqLen, rank: adapter.rank,
                             trainableParameters: adapters.liveParameters.filter(\.trainable).reduce(0) { $0 + $1.value.count },
                             tokensPerSecond: n / seconds, secondsPerStep: seconds, adapterSecondsPerStep: adapterSeconds,
-                            adapterFraction: adapterSeconds / seconds, gflopPerStep: gflop, achievedGFLOPS: gflop / seconds,
+                            adapterFraction: adapterSeconds / seconds, breakdownSecondsPerStep: breakdown, gflopPerStep: gflop, achievedGFLOPS: gflop / seconds,
                             productLimitGFLOPS: limit, fractionOfLimit: gflop / seconds / limit,
                             peakResidentMiB: Double(peakResidentBytes()) / 1_048_576, gradientCheckpointing: gradCheckpoint,
                             activeLayers: activeLayers, forwardStartsAtLayer: forwardStart,
@@ -113,6 +122,8 @@ struct BenchTrain: ParsableCommand {
         } else {
             if reducerKeep != nil { print("reducer: active layers fixed to \(activeLayers.map(String.init).joined(separator: ",")) (\(reducerMode.rawValue) the others); the forward starts at layer \(forwardStart)\(cacheLayer == nil ? "" : " (activation cache)"), the backward stops at layer \(backwardStop.map(String.init) ?? "-")") }
             print(precision.summary)
+            print(String(format: "step breakdown (median step, s): base products %.3f, attention %.3f, adapters %.3f, other %.3f",
+                         products, attention, medianStep.adapter, breakdown["other"]!))
             print(String(format: "train %@ %d×%d r%d: %.0f tokens/s, %.2f s/step (adapters %.3f s = %.1f%%), %.0f GFLOP/s = %.0f%% of %.0f; %d trainable; peak RSS %.0f MiB",
                          adapter.method.rawValue, batch, seqLen, adapter.rank, report.tokensPerSecond, seconds, adapterSeconds, 100 * report.adapterFraction,
                          report.achievedGFLOPS, 100 * report.fractionOfLimit, limit, report.trainableParameters, report.peakResidentMiB))
