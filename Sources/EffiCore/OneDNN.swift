@@ -102,7 +102,7 @@ private final class MatMulPrimitives: @unchecked Sendable {
             roundedCapacity = m * k
             roundedA = .allocate(capacity: roundedCapacity)
         }
-        BFloat16.round(a, rows: m, columns: k, ld: lda, into: roundedA)
+        StepProfile.measure(.inputRounding) { BFloat16.round(a, rows: m, columns: k, ld: lda, into: roundedA) }
         let key = Key(transB: transB, m: m, n: n, k: k, ldb: ldb, ldc: ldc, accumulate: accumulate)
         let entry = entries[key] ?? make(key)
         check(dnnl_memory_set_data_handle_v2(entry.src, roundedA, stream), "binding the activations")

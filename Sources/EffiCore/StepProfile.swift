@@ -2,7 +2,7 @@
 /// `bench train`'s step breakdown; off otherwise, when it costs one branch per call). Products and
 /// attention are called from one thread at a time, so plain sums suffice.
 public enum StepProfile {
-    public enum Part: Int, CaseIterable, Sendable { case baseProducts, attention }
+    public enum Part: Int, CaseIterable, Sendable { case baseProducts, attention, inputRounding }
 
     nonisolated(unsafe) public static var enabled = false
     nonisolated(unsafe) private static var totals = [Double](repeating: 0, count: Part.allCases.count)

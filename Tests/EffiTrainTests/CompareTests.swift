@@ -50,7 +50,7 @@ final class CompareTests: XCTestCase {
             let eval = try EffiLoRAExecutable.run(["eval", "--model", PinnedFiles.smolLM2, "--tasks", "piqa", "--limit", "2", "--json"]
                                                   + (adapter.map { ["--adapter", $0] } ?? []))
             XCTAssertEqual(eval.status, 0, eval.output)
-            let standalone = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(eval.output.utf8)) as? [String: Any])
+            let standalone = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(eval.standardOutput.utf8)) as? [String: Any])
             let expected = try XCTUnwrap((standalone["tasks"] as? [[String: Any]])?.first?["score"] as? [String: Double])
             let row = try XCTUnwrap(methods.first { $0["method"] as? String == method })
             let got = try XCTUnwrap((row["evaluation"] as? [[String: Any]])?.first?["score"] as? [String: Double])

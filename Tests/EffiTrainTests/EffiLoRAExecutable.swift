@@ -13,17 +13,23 @@ enum EffiLoRAExecutable {
         guard FileManager.default.isExecutableFile(atPath: path) else { throw XCTSkip("\(path) is missing: build first") }
     }
 
-    /// Runs `effilora arguments` to the end; its exit status and what it printed (stdout and stderr).
-    static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
+    /// Runs `effilora arguments` to the end; its exit status, what it printed (stdout, then stderr)
+    /// and its standard output alone (where `--json` reports go; stderr says what precision runs).
+    static func run(_ arguments: [String]) throws -> (status: Int32, output: String, standardOutput: String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: path)
         p.arguments = arguments
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = pipe
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
         try p.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        // stderr is read on its own thread so that neither pipe can fill and block the tool.
+        nonisolated(unsafe) var errors = Data()
+        let readErrors = Thread { errors = err.fileHandleForReading.readDataToEndOfFile() }
+        readErrors.start()
+        let standardOutput = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: output, as: UTF8.self))
+        while !readErrors.isFinished { usleep(1000) }
+        return (p.terminationStatus, standardOutput + String(decoding: errors, as: UTF8.self), standardOutput)
     }
 }
