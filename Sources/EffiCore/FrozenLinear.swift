@@ -43,26 +43,25 @@ public final class FrozenLinear: @unchecked Sendable {
     public func forward(_ x: Tensor, into y: Tensor, accumulate: Bool = false) {
         precondition(x.columns == columns && y.rows == x.rows && y.columns == rows,
                      "FrozenLinear.forward: \(x.shape) · \(shape)ᵀ -> \(y.shape) do not match")
-        StepProfile.measure(.baseProducts) {
-            switch storage {
-            case .float32(let w): MatMul.nt(x, w, into: y, accumulate: accumulate)
-            case .bfloat16(let w):
-                OneDNN.product(transB: true, m: x.rows, n: rows, k: columns, a: x.data, lda: columns,
-                               b: w.data, ldb: columns, accumulate: accumulate, c: y.data, ldc: rows)
-            }
-        }
+        product(x, transposingWeight: true, into: y, accumulate: accumulate)
     }
 
     /// dx[M, in] (+)= dy[M, out] · W.
     public func inputGradient(_ dy: Tensor, into dx: Tensor, accumulate: Bool = false) {
         precondition(dy.columns == rows && dx.rows == dy.rows && dx.columns == columns,
                      "FrozenLinear.inputGradient: \(dy.shape) · \(shape) -> \(dx.shape) do not match")
+        product(dy, transposingWeight: false, into: dx, accumulate: accumulate)
+    }
+
+    /// c (+)= a · Wᵀ or a · W, in the storage's precision.
+    private func product(_ a: Tensor, transposingWeight: Bool, into c: Tensor, accumulate: Bool) {
         StepProfile.measure(.baseProducts) {
             switch storage {
-            case .float32(let w): MatMul.nn(dy, w, into: dx, accumulate: accumulate)
+            case .float32(let w):
+                if transposingWeight { MatMul.nt(a, w, into: c, accumulate: accumulate) } else { MatMul.nn(a, w, into: c, accumulate: accumulate) }
             case .bfloat16(let w):
-                OneDNN.product(transB: false, m: dy.rows, n: columns, k: rows, a: dy.data, lda: rows,
-                               b: w.data, ldb: columns, accumulate: accumulate, c: dx.data, ldc: columns)
+                OneDNN.product(transB: transposingWeight, m: a.rows, n: c.columns, k: a.columns, a: a.data, lda: a.columns,
+                               b: w.data, ldb: columns, accumulate: accumulate, c: c.data, ldc: c.columns)
             }
         }
     }

@@ -46,6 +46,12 @@ public enum OneDNN {
         #endif
     }
 
+    /// Whether the kernels oneDNN dispatches to multiply bf16 natively (AVX512_BF16 or AMX); with
+    /// `DNNL_MAX_CPU_ISA` below them, or on older CPUs, bf16 products run emulated.
+    public static var nativeBFloat16Kernels: Bool {
+        ["avx512_core_bf16", "avx512_core_amx"].contains(isa)
+    }
+
     /// The OpenMP threads oneDNN's products use.
     public static func setThreads(_ n: Int) {
         #if canImport(CDNNL)

@@ -32,7 +32,7 @@ extension ComputePrecision {
         case .float32:
             return "compute: f32 (\(BLAS.description), \(BLAS.threads) threads)"
         case .bfloat16:
-            let native = ComputePrecision.nativeBFloat16() ? "native bf16" : "no native bf16: emulated, slower than f32"
+            let native = OneDNN.nativeBFloat16Kernels ? "native bf16" : "no native bf16 kernels: emulated, slower than f32"
             return "compute: bf16 (\(OneDNN.version), \(OneDNN.isa) kernels, \(OneDNN.threads) threads; \(native))"
         }
     }
