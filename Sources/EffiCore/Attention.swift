@@ -103,6 +103,16 @@ public final class CausalAttention {
         }
     }
 
+    /// Scores computed per head for one sequence of `t` tokens: Σ over query blocks [i0, i1) of
+    /// (i1 − i0) · i1 — about T²/2 + T·block/2 (benchmarks count FLOPs from it).
+    public func computedScores(seqLen t: Int) -> Int {
+        let rows = Swift.min(queryBlock, t)
+        return stride(from: 0, to: t, by: Swift.max(rows, 1)).reduce(0) { sum, start in
+            let end = Swift.min(start + rows, t)
+            return sum + (end - start) * end
+        }
+    }
+
     // MARK: - the loop
 
     /// Calls `body(b, h, queryBlock, scores, dScores, mask)` for every head and query block, the

@@ -101,6 +101,13 @@ final class AttentionTests: XCTestCase {
         }
     }
 
+    func testComputedScoresCountTheCausalBlocks() {
+        // T = 11 in blocks of 4: rows 0–3 see keys 0–3, rows 4–7 keys 0–7, rows 8–10 keys 0–10.
+        XCTAssertEqual(CausalAttention(heads: 1, kvHeads: 1, headDim: 8, queryBlock: 4).computedScores(seqLen: 11), 4 * 4 + 4 * 8 + 3 * 11)
+        XCTAssertEqual(CausalAttention(heads: 1, kvHeads: 1, headDim: 8, queryBlock: 64).computedScores(seqLen: 11), 11 * 11)
+        XCTAssertEqual(CausalAttention(heads: 1, kvHeads: 1, headDim: 8).computedScores(seqLen: 256), 64 * (64 + 128 + 192 + 256))
+    }
+
     /// At SmolLM2's head shapes (9 heads / 3 KV, 64 wide) and T = 150: causal blocks of 64 (64 +
     /// 64 + 22 rows) against one block over all rows (the unblocked computation), forward, lse
     /// and every gradient within 1e-5, with padding in one batch row.

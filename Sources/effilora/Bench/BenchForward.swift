@@ -61,10 +61,11 @@ struct BenchForward: ParsableCommand {
             if i > 0 { samples.append(monotonicSeconds() - s) }
         }
         let seconds = median(samples)
-        // Products: 2 · (per-layer linear weights + output head) per token, plus attention's
-        // QKᵀ and PV over the full T×T square per head (what the kernel computes).
-        let attention = Double(c.layers) * 2 * 2 * Double(seqLen) * Double(c.headDim) * Double(c.heads)
-        let gflop = Double(n) * 2 * Double(c.linearParameterCount) / 1e9 + Double(n) * attention / 1e9
+        // Products: 2 · (per-layer linear weights + output head) per token, plus attention's QKᵀ
+        // and PV over the scores its causal blocks compute (about half the T×T square per head).
+        let scores = CausalAttention(heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim).computedScores(seqLen: seqLen)
+        let attention = Double(c.layers) * 2 * 2 * Double(scores * batch) * Double(c.headDim) * Double(c.heads)
+        let gflop = Double(n) * 2 * Double(c.linearParameterCount) / 1e9 + attention / 1e9
         let limit = productLimit(m: n, n: c.ffnWidth, k: c.modelWidth, precision: precision)
         let report = Report(model: model, computeDtype: precision.rawValue, productKernels: precision.kernels, batch: batch, seqLen: seqLen, tokensPerSecond: Double(n) / seconds,
                             secondsPerForward: seconds, gflopPerForward: gflop, achievedGFLOPS: gflop / seconds,

@@ -42,7 +42,7 @@ struct BenchTrain: ParsableCommand {
         let activeLayers: [Int]
         let forwardStartsAtLayer: Int
         let backwardStopsAtLayer: Int?
-        let method_ = "median of timed steps of the training step train runs (forward, loss, backward, clip, AdamW) after one warm-up; FLOPs per token: forward 2 · head + (2 · layer weights + 4·T·d) per layer it runs; backward 2 · head + (2 · layer weights + 8·T·d) per layer it reaches; limit = sgemm at the FFN shape"
+        let method_ = "median of timed steps of the training step train runs (forward, loss, backward, clip, AdamW) after one warm-up; FLOPs per token: forward 2 · head + (2 · layer weights + 4·K·d) per layer it runs; backward 2 · head + (2 · layer weights + 8·K·d) per layer it reaches, K = keys per query the causal attention blocks compute; limit = the compute precision's product (x·Wᵀ) at the FFN shape"
         enum CodingKeys: String, CodingKey {
             case benchmark, model, method, computeDtype, productKernels, batch, seqLen, rank, trainableParameters, tokensPerSecond, secondsPerStep
             case adapterSecondsPerStep, adapterFraction, breakdownSecondsPerStep, gflopPerStep, achievedGFLOPS, productLimitGFLOPS, fractionOfLimit
@@ -97,10 +97,12 @@ struct BenchTrain: ParsableCommand {
         let products = medianStep.parts[.baseProducts] ?? 0, attention = medianStep.parts[.attention] ?? 0
         let breakdown = ["baseProducts": products, "bf16InputRounding": medianStep.parts[.inputRounding] ?? 0, "attention": attention, "adapters": medianStep.adapter,
                          "other": medianStep.total - products - attention - medianStep.adapter]
-        // Forward: 2 · head + (2 · layer weights + attention 4·T·d) per layer it runs (all, or from the
+        // Forward: 2 · head + (2 · layer weights + attention 4·K·d) per layer it runs (all, or from the
         // cached layer up); backward (input gradients only): the head and the layers from the lowest
-        // trainable one up, 2 · weights + attention 8·T·d each.
-        let n = Double(batch * seqLen), d = Double(c.modelWidth), t = Double(seqLen), L = Double(c.layers)
+        // trainable one up, 2 · weights + attention 8·K·d each; K = keys per query the causal blocks
+        // compute (the backward's recomputed scores not counted).
+        let keysPerQuery = Double(CausalAttention(heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim).computedScores(seqLen: seqLen)) / Double(seqLen)
+        let n = Double(batch * seqLen), d = Double(c.modelWidth), t = keysPerQuery, L = Double(c.layers)
         let head = Double(c.vocabulary * c.modelWidth), perLayer = (Double(c.linearParameterCount) - head) / L
         let forwardStart = cacheLayer ?? 0
         let forwardLayers = Double(c.layers - forwardStart)
