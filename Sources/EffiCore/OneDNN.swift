@@ -85,7 +85,7 @@ public enum OneDNN {
 /// The engine, the stream, one matmul primitive (with its memory objects) per shape, and the
 /// bf16 copy of the activations.
 private final class MatMulPrimitives: @unchecked Sendable {
-    nonisolated(unsafe) static let shared = MatMulPrimitives()
+    static let shared = MatMulPrimitives()
 
     struct Key: Hashable { let transB: Bool, m: Int, n: Int, k: Int, ldb: Int, ldc: Int, accumulate: Bool }
     struct Entry { let primitive: dnnl_primitive_t, src: dnnl_memory_t, weights: dnnl_memory_t, dst: dnnl_memory_t }

@@ -71,6 +71,14 @@ final class BFloat16ProductTests: XCTestCase {
         XCTAssertLessThanOrEqual(worstExact, 1e-2, "\(label): against the Float32 inputs")
     }
 
+    func testAutoPicksBFloat16OnlyWithNativeSupport() {
+        XCTAssertEqual(ComputePrecision(.auto, cpuFlags: ["avx2", "avx512f"]), .float32)
+        XCTAssertEqual(ComputePrecision(.auto, cpuFlags: ["avx512f", "avx512_bf16"]), OneDNN.available ? .bfloat16 : .float32)
+        XCTAssertEqual(ComputePrecision(.auto, cpuFlags: ["amx_bf16", "amx_tile"]), OneDNN.available ? .bfloat16 : .float32)
+        XCTAssertEqual(ComputePrecision(.bf16, cpuFlags: []), .bfloat16, "asked for explicitly: runs emulated")
+        XCTAssertEqual(ComputePrecision(.f32, cpuFlags: ["avx512_bf16"]), .float32)
+    }
+
     func testWidenedWeightsAreTheRoundedOnes() {
         let w = randomTensor([9, 13], seed: 4)
         let widened = FrozenLinear(w, precision: .bfloat16).values()
