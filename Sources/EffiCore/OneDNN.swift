@@ -93,6 +93,10 @@ private final class MatMulPrimitives: @unchecked Sendable {
     private var engine: dnnl_engine_t?
     private var stream: dnnl_stream_t?
     private var entries: [Key: Entry] = [:]
+    /// Shapes kept at once: evaluation over batches of varying length makes a new M each time, so
+    /// the cache is emptied when it reaches this many (oneDNN's own primitive cache still makes
+    /// re-creating a recent one cheap).
+    static let capacity = 256
     private var roundedA = UnsafeMutablePointer<UInt16>.allocate(capacity: 1)
     private var roundedCapacity = 1
 
@@ -110,6 +114,7 @@ private final class MatMulPrimitives: @unchecked Sendable {
         }
         StepProfile.measure(.inputRounding) { BFloat16.round(a, rows: m, columns: k, ld: lda, into: roundedA) }
         let key = Key(transB: transB, m: m, n: n, k: k, ldb: ldb, ldc: ldc, accumulate: accumulate)
+        if entries[key] == nil && entries.count >= Self.capacity { clear() }
         let entry = entries[key] ?? make(key)
         check(dnnl_memory_set_data_handle_v2(entry.src, roundedA, stream), "binding the activations")
         check(dnnl_memory_set_data_handle_v2(entry.weights, UnsafeMutableRawPointer(mutating: b), stream), "binding the weights")
@@ -157,6 +162,14 @@ private final class MatMulPrimitives: @unchecked Sendable {
         let entry = Entry(primitive: primitive!, src: memory(&src), weights: memory(&weights), dst: memory(&dst))
         entries[key] = entry
         return entry
+    }
+
+    private func clear() {
+        for entry in entries.values {
+            dnnl_primitive_destroy(entry.primitive)
+            for memory in [entry.src, entry.weights, entry.dst] { dnnl_memory_destroy(memory) }
+        }
+        entries.removeAll()
     }
 
     private func check(_ status: dnnl_status_t, _ what: @autoclosure () -> String) {

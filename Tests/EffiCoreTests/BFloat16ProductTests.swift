@@ -71,6 +71,24 @@ final class BFloat16ProductTests: XCTestCase {
         XCTAssertLessThanOrEqual(worstExact, 1e-2, "\(label): against the Float32 inputs")
     }
 
+    /// More shapes than the primitive cache keeps (it is emptied and refilled on the way): every
+    /// product still right.
+    func testManyShapesPastThePrimitiveCache() throws {
+        try XCTSkipUnless(OneDNN.available, "bf16 products need oneDNN")
+        let w = randomTensor([3, 5], seed: 21), frozen = FrozenLinear(w, precision: .bfloat16)
+        func bf(_ v: Float) -> Double { Double(BFloat16.widen(BFloat16.round(v))) }
+        for m in 1...300 {
+            let x = randomTensor([m, 5], seed: UInt64(m)), y = Tensor(shape: [m, 3])
+            frozen.forward(x, into: y)
+            for i in [0, m - 1] {
+                for j in 0..<3 {
+                    let expected = (0..<5).reduce(0.0) { $0 + bf(x[i * 5 + $1]) * bf(w[j * 5 + $1]) }
+                    XCTAssertEqual(Double(y[i * 3 + j]), expected, accuracy: 1e-5, "m \(m), row \(i), column \(j)")
+                }
+            }
+        }
+    }
+
     func testAutoPicksBFloat16OnlyWithNativeSupport() {
         XCTAssertEqual(ComputePrecision(.auto, cpuFlags: ["avx2", "avx512f"]), .float32)
         XCTAssertEqual(ComputePrecision(.auto, cpuFlags: ["avx512f", "avx512_bf16"]), OneDNN.available ? .bfloat16 : .float32)
