@@ -123,6 +123,7 @@ public final class CausalAttention {
     private typealias BlockBody = (Int, Int, Range<Int>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafePointer<Bool>?) -> Void
 
     private func forEachGroup(_ pass: Pass, batch: Int, seqLen t: Int, keyMask: [Bool]?, _ body: BlockBody) {
+        guard t > 0 else { return }
         StepProfile.measure(.attention) {
             withMask(keyMask) { mask in
                 BLAS.singleThreaded {

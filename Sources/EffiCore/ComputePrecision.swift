@@ -13,13 +13,13 @@ public enum ComputePrecision: String, CaseIterable, Sendable {
     }
 
     /// `auto` is bf16 when the processor multiplies bf16 natively (AVX512_BF16 or AMX-BF16) and
-    /// oneDNN is present, float32 otherwise; bf16 without native support still runs (oneDNN
+    /// oneDNN can run bf16 products here, float32 otherwise; bf16 without native support still runs (oneDNN
     /// emulates it) but is slower, which `nativeBFloat16` lets a report say.
     public init(_ choice: Choice, cpuFlags: Set<String> = BLASCore.cpuFlags()) {
         switch choice {
         case .f32: self = .float32
         case .bf16: self = .bfloat16
-        case .auto: self = OneDNN.available && Self.nativeBFloat16(cpuFlags: cpuFlags) ? .bfloat16 : .float32
+        case .auto: self = Self.nativeBFloat16(cpuFlags: cpuFlags) && OneDNN.supportsBFloat16 ? .bfloat16 : .float32
         }
     }
 

@@ -17,6 +17,17 @@ public enum OneDNN {
         #endif
     }
 
+    /// Whether oneDNN can run bf16 products on this processor at all (natively or emulated): 2.x
+    /// needs AVX-512 for them and has none on AVX2-only x86 CPUs. Found by describing one tiny
+    /// bf16 matmul, once.
+    public static let supportsBFloat16: Bool = {
+        #if canImport(CDNNL)
+        return MatMulPrimitives.canDescribe(m: 1, n: 1, k: 1)
+        #else
+        return false
+        #endif
+    }()
+
     /// "oneDNN 2.6.3 (OpenMP)", for reports.
     public static var version: String {
         #if canImport(CDNNL)
@@ -124,6 +135,24 @@ private final class MatMulPrimitives: @unchecked Sendable {
                     dnnl_exec_arg_t(arg: DNNL_ARG_DST, memory: entry.dst)]
         check(dnnl_primitive_execute(entry.primitive, stream, Int32(args.count), &args), "running a matmul")
         check(dnnl_stream_wait(stream), "waiting for a matmul")
+    }
+
+    /// Whether a bf16 matmul of this shape has an implementation here (no error is raised).
+    static func canDescribe(m: Int, n: Int, k: Int) -> Bool {
+        var src = dnnl_memory_desc_t(), weights = dnnl_memory_desc_t(), dst = dnnl_memory_desc_t()
+        var engine: dnnl_engine_t?
+        guard dnnl_engine_create(&engine, dnnl_cpu, 0) == dnnl_success else { return false }
+        defer { dnnl_engine_destroy(engine) }
+        let (m, n, k) = (Int64(m), Int64(n), Int64(k))
+        guard dnnl_memory_desc_init_by_strides(&src, 2, [m, k], dnnl_bf16, [k, 1]) == dnnl_success,
+              dnnl_memory_desc_init_by_strides(&weights, 2, [k, n], dnnl_bf16, [n, 1]) == dnnl_success,
+              dnnl_memory_desc_init_by_strides(&dst, 2, [m, n], dnnl_f32, [n, 1]) == dnnl_success else { return false }
+        var descriptor = dnnl_matmul_desc_t()
+        guard dnnl_matmul_desc_init(&descriptor, &src, &weights, nil, &dst) == dnnl_success else { return false }
+        var pd: dnnl_primitive_desc_t?
+        guard dnnl_primitive_desc_create(&pd, &descriptor, nil, engine, nil) == dnnl_success else { return false }
+        dnnl_primitive_desc_destroy(pd)
+        return true
     }
 
     /// src [M,K] dense bf16; weights as oneDNN's [K,N]: strides (1, ldb) when b is [N,K] row-major,

@@ -16,6 +16,9 @@ struct PrecisionOptions: ParsableArguments {
         if precision == .bfloat16 && !OneDNN.available {
             throw ValidationError("--compute-dtype bf16 needs oneDNN, which this build does not have; use f32")
         }
+        if precision == .bfloat16 && !OneDNN.supportsBFloat16 {
+            throw ValidationError("--compute-dtype bf16: oneDNN (\(OneDNN.version), \(OneDNN.isa) kernels) has no bf16 products on this CPU (they need AVX-512); use f32")
+        }
         return precision
     }
 }

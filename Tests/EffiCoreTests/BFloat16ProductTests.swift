@@ -26,7 +26,7 @@ final class BFloat16ProductTests: XCTestCase {
     /// error is the Float32 accumulation; against the unrounded inputs it is ≤ 1e-2 of Σ|a·b|
     /// per output (two roundings of 2^-9 each).
     func testProductsAgainstAFloat64Loop() throws {
-        try XCTSkipUnless(OneDNN.available, "bf16 products need oneDNN")
+        try XCTSkipUnless(OneDNN.supportsBFloat16, "bf16 products need oneDNN with AVX-512")
         let shapes = [(m: 64, out: 1536, inWidth: 576), (m: 37, out: 192, inWidth: 576), (m: 17, out: 576, inWidth: 1536),
                       (m: 5, out: 7, inWidth: 3), (m: 1, out: 49, inWidth: 130)]
         for (m, out, inWidth) in shapes {
@@ -74,7 +74,7 @@ final class BFloat16ProductTests: XCTestCase {
     /// More shapes than the primitive cache keeps (it is emptied and refilled on the way): every
     /// product still right.
     func testManyShapesPastThePrimitiveCache() throws {
-        try XCTSkipUnless(OneDNN.available, "bf16 products need oneDNN")
+        try XCTSkipUnless(OneDNN.supportsBFloat16, "bf16 products need oneDNN with AVX-512")
         let w = randomTensor([3, 5], seed: 21), frozen = FrozenLinear(w, precision: .bfloat16)
         func bf(_ v: Float) -> Double { Double(BFloat16.widen(BFloat16.round(v))) }
         for m in 1...300 {
@@ -91,8 +91,8 @@ final class BFloat16ProductTests: XCTestCase {
 
     func testAutoPicksBFloat16OnlyWithNativeSupport() {
         XCTAssertEqual(ComputePrecision(.auto, cpuFlags: ["avx2", "avx512f"]), .float32)
-        XCTAssertEqual(ComputePrecision(.auto, cpuFlags: ["avx512f", "avx512_bf16"]), OneDNN.available ? .bfloat16 : .float32)
-        XCTAssertEqual(ComputePrecision(.auto, cpuFlags: ["amx_bf16", "amx_tile"]), OneDNN.available ? .bfloat16 : .float32)
+        XCTAssertEqual(ComputePrecision(.auto, cpuFlags: ["avx512f", "avx512_bf16"]), OneDNN.supportsBFloat16 ? .bfloat16 : .float32)
+        XCTAssertEqual(ComputePrecision(.auto, cpuFlags: ["amx_bf16", "amx_tile"]), OneDNN.supportsBFloat16 ? .bfloat16 : .float32)
         XCTAssertEqual(ComputePrecision(.bf16, cpuFlags: []), .bfloat16, "asked for explicitly: runs emulated")
         XCTAssertEqual(ComputePrecision(.f32, cpuFlags: ["avx512_bf16"]), .float32)
     }

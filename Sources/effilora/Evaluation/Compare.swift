@@ -113,7 +113,9 @@ struct Compare: ParsableCommand {
             throw ValidationError("train: \(key) is set by compare itself; remove it from the train options")
         }
         var arguments = ["--model", s.model, "--data", dataFolder, "--output", (s.output as NSString).appendingPathComponent(method),
-                         "--method", adapterMethod, "--compute-dtype", s.computeDtype.rawValue]
+                         "--method", adapterMethod,
+                         // resolved here, so that --reuse never takes a run trained in another precision
+                         "--compute-dtype", ComputePrecision(s.computeDtype).rawValue]
         arguments += ConfigFile.arguments(from: s.train)
         if !parts.isEmpty { arguments += ConfigFile.arguments(from: s.reducer) }
         _ = try Train.parse(arguments)
