@@ -22,7 +22,7 @@ public enum OneDNN {
     /// bf16 matmul, once.
     public static let supportsBFloat16: Bool = {
         #if canImport(CDNNL)
-        return MatMulPrimitives.canDescribe(m: 1, n: 1, k: 1)
+        return MatMulPrimitives.shared.canDescribe(.init(transB: false, m: 1, n: 1, k: 1, ldb: 1, ldc: 1, accumulate: false))
         #else
         return false
         #endif
@@ -64,12 +64,6 @@ public enum OneDNN {
     }
 
     /// The OpenMP threads oneDNN's products use.
-    public static func setThreads(_ n: Int) {
-        #if canImport(CDNNL)
-        omp_set_num_threads(Int32(n))
-        #endif
-    }
-
     public static var threads: Int {
         #if canImport(CDNNL)
         return Int(omp_get_max_threads())
@@ -138,35 +132,36 @@ private final class MatMulPrimitives: @unchecked Sendable {
     }
 
     /// Whether a bf16 matmul of this shape has an implementation here (no error is raised).
-    static func canDescribe(m: Int, n: Int, k: Int) -> Bool {
-        var src = dnnl_memory_desc_t(), weights = dnnl_memory_desc_t(), dst = dnnl_memory_desc_t()
-        var engine: dnnl_engine_t?
-        guard dnnl_engine_create(&engine, dnnl_cpu, 0) == dnnl_success else { return false }
-        defer { dnnl_engine_destroy(engine) }
-        let (m, n, k) = (Int64(m), Int64(n), Int64(k))
-        guard dnnl_memory_desc_init_by_strides(&src, 2, [m, k], dnnl_bf16, [k, 1]) == dnnl_success,
-              dnnl_memory_desc_init_by_strides(&weights, 2, [k, n], dnnl_bf16, [n, 1]) == dnnl_success,
-              dnnl_memory_desc_init_by_strides(&dst, 2, [m, n], dnnl_f32, [n, 1]) == dnnl_success else { return false }
-        var descriptor = dnnl_matmul_desc_t()
-        guard dnnl_matmul_desc_init(&descriptor, &src, &weights, nil, &dst) == dnnl_success else { return false }
+    func canDescribe(_ key: Key) -> Bool {
+        var d = Descriptors()
+        guard describe(key, &d) == dnnl_success else { return false }
         var pd: dnnl_primitive_desc_t?
-        guard dnnl_primitive_desc_create(&pd, &descriptor, nil, engine, nil) == dnnl_success else { return false }
+        guard dnnl_primitive_desc_create(&pd, &d.matmul, nil, engine, nil) == dnnl_success else { return false }
         dnnl_primitive_desc_destroy(pd)
         return true
     }
 
-    /// src [M,K] dense bf16; weights as oneDNN's [K,N]: strides (1, ldb) when b is [N,K] row-major,
-    /// (ldb, 1) when it is [K,N]; dst [M,N] Float32 with row stride ldc, plus a sum post-op to
-    /// accumulate.
-    private func make(_ key: Key) -> Entry {
-        let m = Int64(key.m), n = Int64(key.n), k = Int64(key.k)
+    struct Descriptors {
         var src = dnnl_memory_desc_t(), weights = dnnl_memory_desc_t(), dst = dnnl_memory_desc_t()
-        check(dnnl_memory_desc_init_by_strides(&src, 2, [m, k], dnnl_bf16, [k, 1]), "describing the activations")
+        var matmul = dnnl_matmul_desc_t()
+    }
+
+    /// src [M,K] dense bf16; weights as oneDNN's [K,N]: strides (1, ldb) when b is [N,K] row-major,
+    /// (ldb, 1) when it is [K,N]; dst [M,N] Float32 with row stride ldc. The first failure's status.
+    private func describe(_ key: Key, _ d: inout Descriptors) -> dnnl_status_t {
+        let m = Int64(key.m), n = Int64(key.n), k = Int64(key.k)
         let weightStrides: [Int64] = key.transB ? [1, Int64(key.ldb)] : [Int64(key.ldb), 1]
-        check(dnnl_memory_desc_init_by_strides(&weights, 2, [k, n], dnnl_bf16, weightStrides), "describing the weights")
-        check(dnnl_memory_desc_init_by_strides(&dst, 2, [m, n], dnnl_f32, [Int64(key.ldc), 1]), "describing the output")
-        var descriptor = dnnl_matmul_desc_t()
-        check(dnnl_matmul_desc_init(&descriptor, &src, &weights, nil, &dst), "describing a matmul")
+        var status = dnnl_memory_desc_init_by_strides(&d.src, 2, [m, k], dnnl_bf16, [k, 1])
+        if status == dnnl_success { status = dnnl_memory_desc_init_by_strides(&d.weights, 2, [k, n], dnnl_bf16, weightStrides) }
+        if status == dnnl_success { status = dnnl_memory_desc_init_by_strides(&d.dst, 2, [m, n], dnnl_f32, [Int64(key.ldc), 1]) }
+        if status == dnnl_success { status = dnnl_matmul_desc_init(&d.matmul, &d.src, &d.weights, nil, &d.dst) }
+        return status
+    }
+
+    /// The primitive of a shape, with a sum post-op to accumulate, and its memory objects.
+    private func make(_ key: Key) -> Entry {
+        var d = Descriptors()
+        check(describe(key, &d), "describing a bf16 matmul [\(key.m), \(key.k)] × [\(key.k), \(key.n)]")
         var attributes: dnnl_primitive_attr_t?
         check(dnnl_primitive_attr_create(&attributes), "creating attributes")
         defer { dnnl_primitive_attr_destroy(attributes) }
@@ -178,17 +173,17 @@ private final class MatMulPrimitives: @unchecked Sendable {
             dnnl_post_ops_destroy(postOps)
         }
         var pd: dnnl_primitive_desc_t?
-        check(dnnl_primitive_desc_create(&pd, &descriptor, attributes, engine, nil),
-              "a bf16 matmul [\(m), \(k)] × [\(k), \(n)] (oneDNN has no implementation for it on this processor)")
+        check(dnnl_primitive_desc_create(&pd, &d.matmul, attributes, engine, nil),
+              "a bf16 matmul [\(key.m), \(key.k)] × [\(key.k), \(key.n)] (oneDNN has no implementation for it on this processor)")
         defer { dnnl_primitive_desc_destroy(pd) }
         var primitive: dnnl_primitive_t?
         check(dnnl_primitive_create(&primitive, pd), "creating a matmul")
-        func memory(_ d: inout dnnl_memory_desc_t) -> dnnl_memory_t {
+        func memory(_ descriptor: inout dnnl_memory_desc_t) -> dnnl_memory_t {
             var mem: dnnl_memory_t?
-            check(dnnl_memory_create(&mem, &d, engine, nil), "creating a memory object")
+            check(dnnl_memory_create(&mem, &descriptor, engine, nil), "creating a memory object")
             return mem!
         }
-        let entry = Entry(primitive: primitive!, src: memory(&src), weights: memory(&weights), dst: memory(&dst))
+        let entry = Entry(primitive: primitive!, src: memory(&d.src), weights: memory(&d.weights), dst: memory(&d.dst))
         entries[key] = entry
         return entry
     }

@@ -21,7 +21,7 @@ public enum Dequantize {
         switch type {
         case .f32: y[0] = p.loadUnaligned(as: Float.self)
         case .f16: y[0] = half(p, 0)
-        case .bf16: y[0] = Float(bitPattern: UInt32(p.loadUnaligned(as: UInt16.self)) << 16)
+        case .bf16: y[0] = BFloat16.widen(p.loadUnaligned(as: UInt16.self))
         case .q8_0: q8_0(p, y)
         case .q4_0: q4_0(p, y)
         case .q4_1: q4_1(p, y)
