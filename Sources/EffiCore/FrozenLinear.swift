@@ -1,10 +1,13 @@
 /// A frozen linear weight W [out, in] and its two products: the forward y (+)= x Wᵀ and the input
-/// gradient dx (+)= dy W (the base is frozen: no weight gradient). Stored once, in the precision
-/// its products run in: Float32 through BLAS, or bfloat16 through oneDNN.
+/// gradient dx (+)= dy W (the base is frozen: no weight gradient). Stored once: dense in the
+/// precision its products run in (Float32 through BLAS, bfloat16 through oneDNN), or quantized as
+/// in its file, dequantized a panel at a time into a tile of the compute precision.
 public final class FrozenLinear: @unchecked Sendable {
     public enum Storage {
         case float32(Tensor)
         case bfloat16(BFloat16Matrix)
+        /// Blocks kept as stored; products run in `compute`.
+        case quantized(QuantizedMatrix, compute: ComputePrecision)
     }
 
     public let storage: Storage
@@ -18,10 +21,36 @@ public final class FrozenLinear: @unchecked Sendable {
         storage = precision == .float32 ? .float32(weight) : .bfloat16(BFloat16Matrix(rounding: weight))
     }
 
+    public init(_ weight: QuantizedMatrix, precision: ComputePrecision) {
+        rows = weight.rows
+        columns = weight.columns
+        storage = .quantized(weight, compute: precision)
+    }
+
+    /// The precision the products run in.
     public var precision: ComputePrecision {
         switch storage {
         case .float32: .float32
         case .bfloat16: .bfloat16
+        case .quantized(_, let compute): compute
+        }
+    }
+
+    /// How the weight is held: "F32", "BF16", or its block type ("Q4_1").
+    public var storageName: String {
+        switch storage {
+        case .float32: "F32"
+        case .bfloat16: "BF16"
+        case .quantized(let q, _): q.type.name
+        }
+    }
+
+    /// Bytes the weight occupies (in memory or in its mapped file).
+    public var byteCount: Int {
+        switch storage {
+        case .float32: rows * columns * 4
+        case .bfloat16: rows * columns * 2
+        case .quantized(let q, _): q.byteCount
         }
     }
 
@@ -31,11 +60,22 @@ public final class FrozenLinear: @unchecked Sendable {
         return nil
     }
 
-    /// The values as Float32: the weight itself, or a widened copy of the bf16 one.
+    /// The values as Float32: the weight itself, or a widened or dequantized copy.
     public func values() -> Tensor {
         switch storage {
         case .float32(let t): t
         case .bfloat16(let h): h.widened()
+        case .quantized(let q, _): q.dequantized()
+        }
+    }
+
+    /// Row r (an embedding lookup) as Float32 into `out` (`columns` values).
+    public func row(_ r: Int, into out: UnsafeMutablePointer<Float>) {
+        precondition((0..<rows).contains(r), "row \(r) of a weight with \(rows) rows")
+        switch storage {
+        case .float32(let t): out.update(from: t.data + r * columns, count: columns)
+        case .bfloat16(let h): for j in 0..<columns { out[j] = BFloat16.widen(h.data[r * columns + j]) }
+        case .quantized(let q, _): q.row(r, into: out)
         }
     }
 
@@ -62,6 +102,8 @@ public final class FrozenLinear: @unchecked Sendable {
             case .bfloat16(let w):
                 OneDNN.product(transB: transposingWeight, m: a.rows, n: c.columns, k: a.columns, a: a.data, lda: a.columns,
                                b: w.data, ldb: columns, accumulate: accumulate, c: c.data, ldc: c.columns)
+            case .quantized(let w, let compute):
+                w.product(a, transposingWeight: transposingWeight, into: c, accumulate: accumulate, precision: compute)
             }
         }
     }

@@ -21,13 +21,13 @@ public final class Decoder {
         attention = CausalAttention(heads: config.heads, kvHeads: config.kvHeads, headDim: config.headDim)
     }
 
-    public convenience init(gguf path: String, precision: ComputePrecision = .float32) throws {
-        try self.init(gguf: GGUFFile(path: path), precision: precision)
+    public convenience init(gguf path: String, precision: ComputePrecision = .float32, storage: BaseStorage = .dense) throws {
+        try self.init(gguf: GGUFFile(path: path), precision: precision, storage: storage)
     }
 
-    public convenience init(gguf file: GGUFFile, precision: ComputePrecision = .float32) throws {
+    public convenience init(gguf file: GGUFFile, precision: ComputePrecision = .float32, storage: BaseStorage = .dense) throws {
         let config = try ModelConfig(gguf: file)
-        self.init(config: config, weights: try ModelWeights(gguf: file, config: config, precision: precision))
+        self.init(config: config, weights: try ModelWeights(gguf: file, config: config, precision: precision, storage: storage))
     }
 
     /// Logits [batch · seqLen, vocabulary] for `tokens` (batch rows of seqLen ids).
@@ -72,7 +72,7 @@ public final class Decoder {
         let d = config.modelWidth, x = Tensor(shape: [tokens.count, d])
         for (row, id) in tokens.enumerated() {
             precondition((0..<Int32(config.vocabulary)).contains(id), "token id \(id) at position \(row) is outside the vocabulary of \(config.vocabulary)")
-            (x.data + row * d).update(from: weights.embedding.data + Int(id) * d, count: d)
+            weights.embedding.row(Int(id), into: x.data + row * d)
         }
         return x
     }

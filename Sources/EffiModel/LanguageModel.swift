@@ -22,20 +22,20 @@ public struct LanguageModel {
     }
 
     /// `path`: a `.gguf` file, or a folder with `config.json`, safetensors weights and
-    /// `tokenizer.json`; the linear weights stored in `precision`.
-    public static func load(_ path: String, precision: ComputePrecision = .float32) throws -> LanguageModel {
+    /// `tokenizer.json`; the linear weights multiplied in `precision`, held as `storage` says.
+    public static func load(_ path: String, precision: ComputePrecision = .float32, storage: BaseStorage = .dense) throws -> LanguageModel {
         if try isFolder(path) {
             return try LanguageModel(decoder: try Decoder(huggingFace: path, precision: precision), tokenizer: try tokenizer(path),
                                      path: path, extraStopTokens: try generationConfigStopTokens(path))
         }
         // One parse of the GGUF header for both the weights and the tokenizer.
         let gguf = try GGUFFile(path: path)
-        return try LanguageModel(decoder: try Decoder(gguf: gguf, precision: precision), tokenizer: try Tokenizer(gguf: gguf), path: path)
+        return try LanguageModel(decoder: try Decoder(gguf: gguf, precision: precision, storage: storage), tokenizer: try Tokenizer(gguf: gguf), path: path)
     }
 
     /// Only the decoder, from a GGUF file or a Hugging Face folder.
-    public static func decoder(_ path: String, precision: ComputePrecision = .float32) throws -> Decoder {
-        try isFolder(path) ? try Decoder(huggingFace: path, precision: precision) : try Decoder(gguf: path, precision: precision)
+    public static func decoder(_ path: String, precision: ComputePrecision = .float32, storage: BaseStorage = .dense) throws -> Decoder {
+        try isFolder(path) ? try Decoder(huggingFace: path, precision: precision) : try Decoder(gguf: path, precision: precision, storage: storage)
     }
 
     /// Only the configuration (no weights are read).

@@ -11,7 +11,7 @@ public enum ModelWriter {
     /// Every tensor of the decoder with its name, in file order (the output head only when it
     /// is not tied), Q/K rows moved from the model's order to `layout`.
     static func tensors(_ w: ModelWeights, _ c: ModelConfig, to layout: RoPELayout) -> [(name: TensorName, layer: Int, tensor: Tensor)] {
-        var out: [(name: TensorName, layer: Int, tensor: Tensor)] = [(.embedding, 0, w.embedding)]
+        var out: [(name: TensorName, layer: Int, tensor: Tensor)] = [(.embedding, 0, w.embedding.values())]
         for (i, l) in w.layers.enumerated() {
             for name in TensorName.allCases where name.isPerLayer {
                 guard let t = l.tensor(name) else { continue }

@@ -43,7 +43,7 @@ extension ModelWeights {
                          o: frozen(d, d), ffnNorm: vector(d, around: 1, spread: 0.1), gate: frozen(f, d), up: frozen(f, d), down: frozen(d, f), qBias: bias ? vector(d, around: 0, spread: 0.1) : nil,
                          kBias: bias ? vector(kv, around: 0, spread: 0.1) : nil, vBias: bias ? vector(kv, around: 0, spread: 0.1) : nil)
         }
-        return ModelWeights(embedding: embedding, layers: layers, outputNorm: vector(d, around: 1, spread: 0.1),
+        return ModelWeights(embedding: FrozenLinear(embedding), layers: layers, outputNorm: vector(d, around: 1, spread: 0.1),
                             output: FrozenLinear(c.tiedOutput ? embedding : linear(c.vocabulary, d), precision: precision))
     }
 }

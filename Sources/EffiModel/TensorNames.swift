@@ -79,7 +79,12 @@ extension LayerWeights {
     /// Builds a layer from a loader of its tensors (nil for an absent optional bias), the linear
     /// weights stored in `precision` as each is loaded.
     init(load: (TensorName) throws -> Tensor, optional: (TensorName) throws -> Tensor?, precision: ComputePrecision) rethrows {
-        func linear(_ name: TensorName) throws -> FrozenLinear { FrozenLinear(try load(name), precision: precision) }
+        try self.init(linear: { FrozenLinear(try load($0), precision: precision) }, load: load, optional: optional)
+    }
+
+    /// `linear` makes the seven linear weights, `load` the norms, `optional` the biases.
+    init(linear: (TensorName) throws -> FrozenLinear, load: (TensorName) throws -> Tensor,
+         optional: (TensorName) throws -> Tensor?) rethrows {
         self.init(attentionNorm: try load(.attentionNorm), q: try linear(.q), k: try linear(.k), v: try linear(.v),
                   o: try linear(.o), ffnNorm: try load(.ffnNorm), gate: try linear(.gate), up: try linear(.up), down: try linear(.down),
                   qBias: try optional(.qBias), kBias: try optional(.kBias), vBias: try optional(.vBias))

@@ -23,14 +23,14 @@ extension ModelWeights {
         func optional(_ name: String, _ shape: [Int]) throws -> Tensor? {
             folder.tensorShape(name) == nil ? nil : try load(name, shape)
         }
-        embedding = try load(TensorName.embedding.huggingFace(), TensorName.embedding.shape(c))
+        embedding = FrozenLinear(try load(TensorName.embedding.huggingFace(), TensorName.embedding.shape(c)))
         layers = try (0..<c.layers).map { i in
             try LayerWeights(load: { try load($0.huggingFace(i), $0.shape(c)) },
                              optional: { try optional($0.huggingFace(i), $0.shape(c)) }, precision: precision)
         }
         outputNorm = try load(TensorName.outputNorm.huggingFace(), TensorName.outputNorm.shape(c))
         if c.tiedOutput {
-            output = FrozenLinear(embedding, precision: precision)
+            output = precision == .float32 ? embedding : FrozenLinear(embedding.values(), precision: precision)
         } else {
             guard folder.tensorShape(TensorName.output.huggingFace()) != nil else {
                 throw FormatError(folder.path, "tensor \(TensorName.output.huggingFace()) is missing (config.json has tie_word_embeddings false)")

@@ -105,7 +105,7 @@ struct Train: ParsableCommand {
 
     func run() throws {
         let computePrecision = try precision.resolved()
-        let lm = try LanguageModel.load(model, precision: computePrecision)
+        let lm = try precision.load(model)
         emit(computePrecision.summary)
         guard maxSeqLength <= lm.decoder.config.contextLength else {
             throw ValidationError("--max-seq-length \(maxSeqLength) exceeds the model's context of \(lm.decoder.config.contextLength)")

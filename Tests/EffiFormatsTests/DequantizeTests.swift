@@ -1,5 +1,6 @@
 import XCTest
 import Foundation
+@testable import EffiCore
 @testable import EffiFormats
 
 /// Dequantisation against llama.cpp's Python package `gguf` (scripts/reference_dequantize.py →
@@ -55,7 +56,7 @@ final class DequantizeTests: XCTestCase {
             XCTAssertEqual(info.type.name, expected.type)
             let out = UnsafeMutablePointer<Float>.allocate(capacity: info.elementCount)
             defer { out.deallocate() }
-            Dequantize.tensor(info, bytes: g.bytes(of: info), into: out)
+            g.values(of: info, into: out)
             XCTAssertEqual(info.elementCount, expected.count)
             XCTAssertEqual((0..<8).map { Double(out[$0]) }, expected.first, expected.name)
             var sum = 0.0, squares = 0.0

@@ -1,5 +1,6 @@
 import XCTest
 import Foundation
+import EffiCore
 @testable import EffiFormats
 import EffiTestSupport
 

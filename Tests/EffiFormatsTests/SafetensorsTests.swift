@@ -1,6 +1,6 @@
 import XCTest
 import Foundation
-import EffiCore
+@testable import EffiCore
 @testable import EffiFormats
 
 final class SafetensorsTests: XCTestCase {

@@ -223,7 +223,7 @@ final class HuggingFaceFolderTests: XCTestCase {
         let folder = try writeSingle(m)
         let hf = try Decoder(huggingFace: folder)
         XCTAssertTrue(hf.config.tiedOutput)
-        XCTAssertTrue(hf.weights.output.float32 === hf.weights.embedding, "tied: the output is the embedding, not a copy")
+        XCTAssertTrue(hf.weights.output === hf.weights.embedding, "tied: the output is the embedding, not a copy")
         let ggufPath = try m.gguf()
         cleanup.append(ggufPath)
         let gguf = try Decoder(gguf: ggufPath)

@@ -1,3 +1,4 @@
+import EffiCore
 import Foundation
 import EffiFormats
 

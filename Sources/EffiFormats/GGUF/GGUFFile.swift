@@ -1,3 +1,4 @@
+import EffiCore
 /// One tensor of a GGUF file. `dimensions` are ggml's: the first is the fastest-varying, so a
 /// PyTorch weight [out, in] is stored with dimensions [in, out].
 public struct GGUFTensorInfo: Sendable {
@@ -135,6 +136,11 @@ public final class GGUFFile: @unchecked Sendable {
     /// The raw bytes of a tensor, in place in the mapping.
     public func bytes(of tensor: GGUFTensorInfo) -> UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(rebasing: file.bytes[tensor.fileOffset..<tensor.fileOffset + tensor.byteCount])
+    }
+
+    /// A tensor's values dequantized to Float32 into `out` (`tensor.elementCount` of them).
+    public func values(of tensor: GGUFTensorInfo, into out: UnsafeMutablePointer<Float>) {
+        Dequantize.values(tensor.type, elements: tensor.elementCount, bytes: bytes(of: tensor), into: out)
     }
 
     public var fileSize: Int { file.bytes.count }

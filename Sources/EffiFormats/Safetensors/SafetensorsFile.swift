@@ -1,3 +1,4 @@
+import EffiCore
 import Foundation
 
 /// One tensor of a safetensors file.
@@ -179,9 +180,7 @@ public final class SafetensorsFile: @unchecked Sendable {
             UnsafeMutableRawPointer(out).copyMemory(from: raw.baseAddress!, byteCount: raw.count)
         case .f16, .bf16:
             // Dequantize already converts ggml's F16 and BF16, which are these same bit layouts.
-            let ggml = GGUFTensorInfo(name: name, dimensions: [count], type: info.dtype == .f16 ? .f16 : .bf16,
-                                      fileOffset: info.fileOffset, byteCount: info.byteCount)
-            Dequantize.tensor(ggml, bytes: raw, into: out)
+            Dequantize.values(info.dtype == .f16 ? .f16 : .bf16, elements: count, bytes: raw, into: out)
         default:
             throw FormatError(path, "tensor \(name) is \(info.dtype.rawValue); only F32, F16 and BF16 can be read as floats")
         }

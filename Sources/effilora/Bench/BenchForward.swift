@@ -48,7 +48,7 @@ struct BenchForward: ParsableCommand {
     func run() throws {
         let t0 = monotonicSeconds()
         let precision = try precision.resolved()
-        let decoder = try LanguageModel.decoder(model, precision: precision)
+        let decoder = try self.precision.decoder(model)
         let loadSeconds = monotonicSeconds() - t0
         let c = decoder.config, n = batch * seqLen
         guard seqLen <= c.contextLength else { throw ValidationError("--seq-len \(seqLen) exceeds the model's context of \(c.contextLength)") }

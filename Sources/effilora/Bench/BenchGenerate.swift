@@ -46,7 +46,7 @@ struct BenchGenerate: ParsableCommand {
     func run() throws {
         let t0 = monotonicSeconds()
         let precision = try precision.resolved()
-        let decoder = try LanguageModel.decoder(model, precision: precision)
+        let decoder = try self.precision.decoder(model)
         let loadSeconds = monotonicSeconds() - t0
         let c = decoder.config
         guard promptTokens + tokens <= c.contextLength else {

@@ -59,7 +59,7 @@ struct BenchTrain: ParsableCommand {
 
     func run() throws {
         let precision = try precision.resolved()
-        let decoder = try LanguageModel.decoder(model, precision: precision)
+        let decoder = try self.precision.decoder(model)
         let c = decoder.config
         guard seqLen <= c.contextLength else { throw ValidationError("--seq-len \(seqLen) exceeds the context of \(c.contextLength)") }
         let adapters = try Adapters(config: try adapter.config(for: c), model: c, weights: decoder.weights)
@@ -95,7 +95,8 @@ struct BenchTrain: ParsableCommand {
         // The median step's parts; "other" is the rest (norms, RoPE, SwiGLU, loss, optimiser, copies).
         let medianStep = samples.sorted { $0.total < $1.total }[samples.count / 2]
         let products = medianStep.parts[.baseProducts] ?? 0, attention = medianStep.parts[.attention] ?? 0
-        let breakdown = ["baseProducts": products, "bf16InputRounding": medianStep.parts[.inputRounding] ?? 0, "attention": attention, "adapters": medianStep.adapter,
+        let breakdown: [String: Double] = ["baseProducts": products, "bf16InputRounding": medianStep.parts[.inputRounding] ?? 0,
+                         "dequantization": medianStep.parts[.dequantization] ?? 0, "attention": attention, "adapters": medianStep.adapter,
                          "other": medianStep.total - products - attention - medianStep.adapter]
         // Forward: 2 · head + (2 · layer weights + attention 4·K·d) per layer it runs (all, or from the
         // cached layer up); backward (input gradients only): the head and the layers from the lowest
@@ -124,8 +125,8 @@ struct BenchTrain: ParsableCommand {
         } else {
             if reducerKeep != nil { print("reducer: active layers fixed to \(activeLayers.map(String.init).joined(separator: ",")) (\(reducerMode.rawValue) the others); the forward starts at layer \(forwardStart)\(cacheLayer == nil ? "" : " (activation cache)"), the backward stops at layer \(backwardStop.map(String.init) ?? "-")") }
             print(precision.summary)
-            print(String(format: "step breakdown (median step, s): base products %.3f (of which bf16 input rounding %.3f), attention %.3f, adapters %.3f, other %.3f",
-                         products, medianStep.parts[.inputRounding] ?? 0, attention, medianStep.adapter, breakdown["other"]!))
+            print(String(format: "step breakdown (median step, s): base products %.3f (of which bf16 input rounding %.3f, dequantisation %.3f), attention %.3f, adapters %.3f, other %.3f",
+                         products, medianStep.parts[.inputRounding] ?? 0, medianStep.parts[.dequantization] ?? 0, attention, medianStep.adapter, breakdown["other"]!))
             print(String(format: "train %@ %d×%d r%d: %.0f tokens/s, %.2f s/step (adapters %.3f s = %.1f%%), %.0f GFLOP/s = %.0f%% of %.0f; %d trainable; peak RSS %.0f MiB",
                          adapter.method.rawValue, batch, seqLen, adapter.rank, report.tokensPerSecond, seconds, adapterSeconds, 100 * report.adapterFraction,
                          report.achievedGFLOPS, 100 * report.fractionOfLimit, limit, report.trainableParameters, report.peakResidentMiB))

@@ -11,7 +11,7 @@ struct Compare: ParsableCommand {
         abstract: "Train several methods on the same data, seed, budget and rank, evaluate each, and print one table.",
         discussion: """
         -c FILE (YAML) holds the comparison: model, data (a folder, or a task prepared in the cache such as \
-        commonsense), methods, tasks, limit, split, output, compute_dtype; `train:` the `effilora train` options every method \
+        commonsense), methods, tasks, limit, split, output, compute_dtype, base_storage; `train:` the `effilora train` options every method \
         shares (keys as in train -c); `reducer:` the options the +reducer methods add. Options on the command line \
         win. A method is base (no training: the zero-shot row), lora, effilora, lora-fa, vera or hydralora, with \
         +reducer to add the Reducer. Each method trains in its own process (so its peak memory is its own) into \
@@ -32,12 +32,14 @@ struct Compare: ParsableCommand {
     @Option(help: "Output folder.") var output: String?
     @Option(help: "Training steps of every method (replaces train: iters).") var iters: Int?
     @Option(help: "Precision of the base's products in training and evaluation: f32 | bf16 | auto.") var computeDtype: ComputePrecision.Choice?
+    @Option(help: "How the base is held in training and evaluation: quantized | dense | auto.") var baseStorage: BaseStorage.Choice?
     @Flag(help: "Keep a method's earlier run in the output folder when it finished with the same train arguments.") var reuse = false
     @Flag(help: "Print JSON instead of the tables.") var json = false
 
     struct Setup {
         var model = PinnedFiles.smolLM2, data = "commonsense", methods = ["base", "effilora"], tasks = "commonsense"
         var limit = 0, generateLimit = 0, split = "test", output = "out/compare", computeDtype = ComputePrecision.Choice.auto
+        var baseStorage = BaseStorage.Choice.auto
         var train: [String: Any] = [:], reducer: [String: Any] = ["reducer_keep": 0.25]
     }
 
@@ -64,7 +66,7 @@ struct Compare: ParsableCommand {
                 guard !(value is [String: Any]) else { throw ValidationError("\(config): \(key) should be a value or a list") }
                 return "\(value)"
             }
-            let known: Set = ["model", "data", "methods", "tasks", "limit", "generate_limit", "split", "output", "compute_dtype", "train", "reducer"]
+            let known: Set = ["model", "data", "methods", "tasks", "limit", "generate_limit", "split", "output", "compute_dtype", "base_storage", "train", "reducer"]
             if let unknown = file.keys.sorted().first(where: { !known.contains($0) }) {
                 throw ValidationError("\(config): unknown key \(unknown); known: \(known.sorted().joined(separator: ", "))")
             }
@@ -83,6 +85,10 @@ struct Compare: ParsableCommand {
                 guard let choice = ComputePrecision.Choice(rawValue: value) else { throw ValidationError("\(config): compute_dtype should be f32, bf16 or auto") }
                 s.computeDtype = choice
             }
+            if let value = try string("base_storage") {
+                guard let choice = BaseStorage.Choice(rawValue: value) else { throw ValidationError("\(config): base_storage should be quantized, dense or auto") }
+                s.baseStorage = choice
+            }
             for (key, target) in [("train", \Setup.train), ("reducer", \Setup.reducer)] where file[key] != nil {
                 guard let mapping = file[key] as? [String: Any] else { throw ValidationError("\(config): \(key) should be a mapping of train options") }
                 s[keyPath: target] = mapping
@@ -97,6 +103,7 @@ struct Compare: ParsableCommand {
         s.split = split ?? s.split
         s.output = output ?? s.output
         s.computeDtype = computeDtype ?? s.computeDtype
+        s.baseStorage = baseStorage ?? s.baseStorage
         if let iters { s.train["iters"] = iters }
         return s
     }
@@ -109,13 +116,13 @@ struct Compare: ParsableCommand {
         guard AdapterConfig.Method(rawValue: adapterMethod) != nil, parts.allSatisfy({ $0 == "reducer" }) else {
             throw ValidationError("unknown method \(method): base, or one of \(AdapterConfig.Method.allCases.map(\.rawValue).joined(separator: ", ")) with an optional +reducer")
         }
-        for key in ["model", "data", "output", "method", "compute_dtype"] where s.train[key] != nil {
+        for key in ["model", "data", "output", "method", "compute_dtype", "base_storage"] where s.train[key] != nil {
             throw ValidationError("train: \(key) is set by compare itself; remove it from the train options")
         }
         var arguments = ["--model", s.model, "--data", dataFolder, "--output", (s.output as NSString).appendingPathComponent(method),
                          "--method", adapterMethod,
                          // resolved here, so that --reuse never takes a run trained in another precision
-                         "--compute-dtype", ComputePrecision(s.computeDtype).rawValue]
+                         "--compute-dtype", ComputePrecision(s.computeDtype).rawValue, "--base-storage", s.baseStorage.rawValue]
         arguments += ConfigFile.arguments(from: s.train)
         if !parts.isEmpty { arguments += ConfigFile.arguments(from: s.reducer) }
         _ = try Train.parse(arguments)
@@ -149,8 +156,7 @@ struct Compare: ParsableCommand {
             try writeAtomically(try JSONEncoder().encode(arguments), to: argumentsFile)
         }
 
-        var precision = PrecisionOptions()
-        precision.computeDtype = s.computeDtype
+        let precision = try PrecisionOptions.parse(["--compute-dtype", s.computeDtype.rawValue, "--base-storage", s.baseStorage.rawValue])
         let lm = try loadModel(s.model, adapter: nil, precision: precision)
         let evaluator = SuiteEvaluator(model: lm, limit: s.limit, shots: 0)
         var results: [MethodResult] = []

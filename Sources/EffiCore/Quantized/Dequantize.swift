@@ -1,18 +1,30 @@
-import EffiCore
-
 /// Dequantisation of ggml's block formats to Float32, block by block, as ggml lays them out
 /// (ggml-common.h / ggml-quants.c). `d`, `m`, `dmin` are IEEE half floats.
 public enum Dequantize {
-    /// Dequantizes the whole tensor into `out` (its element count must match).
-    public static func tensor(_ info: GGUFTensorInfo, bytes: UnsafeRawBufferPointer, into out: UnsafeMutablePointer<Float>) {
-        precondition(bytes.count == info.byteCount, "tensor \(info.name): \(bytes.count) bytes, expected \(info.byteCount)")
-        let blocks = info.elementCount / info.type.blockSize
+    /// Dequantizes `elements` values of `type` (a whole number of blocks filling `bytes`) into `out`.
+    public static func values(_ type: GGMLType, elements: Int, bytes: UnsafeRawBufferPointer, into out: UnsafeMutablePointer<Float>) {
+        precondition(elements % type.blockSize == 0 && bytes.count == elements / type.blockSize * type.blockBytes,
+                     "\(elements) \(type.name) values do not fill \(bytes.count) bytes")
+        guard elements > 0 else { return }
+        let blocks = elements / type.blockSize
         let base = bytes.baseAddress!
-        let type = info.type, blockBytes = type.blockBytes, blockSize = type.blockSize
+        let blockBytes = type.blockBytes, blockSize = type.blockSize
         Parallel.forRanges(blocks, minimumChunk: 256) { range in
             for b in range {
                 block(type, base + b * blockBytes, out + b * blockSize)
             }
+        }
+    }
+
+    /// One row of `columns` values (a whole number of blocks) starting at `p`.
+    @inline(__always)
+    public static func row(_ type: GGMLType, _ p: UnsafeRawPointer, columns: Int, into y: UnsafeMutablePointer<Float>) {
+        let blockBytes = type.blockBytes, blockSize = type.blockSize
+        switch type {
+        case .f32: UnsafeMutableRawPointer(y).copyMemory(from: p, byteCount: columns * 4)
+        case .q8_0: for b in 0..<(columns / 32) { q8_0(p + b * blockBytes, y + b * 32) }
+        case .q4_1: for b in 0..<(columns / 32) { q4_1(p + b * blockBytes, y + b * 32) }
+        default: for b in 0..<(columns / blockSize) { block(type, p + b * blockBytes, y + b * blockSize) }
         }
     }
 

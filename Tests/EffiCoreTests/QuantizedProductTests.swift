@@ -1,0 +1,111 @@
+import XCTest
+@testable import EffiCore
+
+/// Products with a weight kept in ggml blocks against a Float64 loop over the dequantized weight
+/// (Dequantize itself is checked against the gguf package in EffiFormatsTests).
+final class QuantizedProductTests: XCTestCase {
+    /// Random blocks of `type`: random quant bytes, the f16 scale fields set to finite halves.
+    static func randomMatrix(_ type: GGMLType, rows: Int, columns: Int, seed: UInt64) -> QuantizedMatrix {
+        var rng = SplitMix64(seed: seed)
+        let rowBytes = type.rowBytes(columns)!, blocks = rows * columns / type.blockSize
+        var bytes = (0..<(rows * rowBytes)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        let halfOffsets: [Int] = switch type {
+        case .q8_0, .q4_0, .q5_0: [0]
+        case .q4_1, .q4_K: [0, 2]
+        case .q6_K: [208]
+        default: []
+        }
+        for b in 0..<blocks {
+            for offset in halfOffsets {
+                let scale = Float(rng.next() % 1000 + 1) / 1000 * (type == .q8_0 ? 0.01 : 0.05)
+                let bits = Quantize.halfBits(scale)
+                bytes[b * type.blockBytes + offset] = UInt8(bits & 0xFF)
+                bytes[b * type.blockBytes + offset + 1] = UInt8(bits >> 8)
+            }
+        }
+        let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count, alignment: 1)
+        storage.copyBytes(from: bytes)
+        return QuantizedMatrix(type: type, rows: rows, columns: columns, bytes: UnsafeRawBufferPointer(storage), owner: Owner(storage))
+    }
+
+    final class Owner {
+        let storage: UnsafeMutableRawBufferPointer
+        init(_ storage: UnsafeMutableRawBufferPointer) { self.storage = storage }
+        deinit { storage.deallocate() }
+    }
+
+    static let types: [GGMLType] = [.q4_0, .q4_1, .q5_0, .q8_0, .q4_K, .q6_K]
+
+    /// Both orientations, with and without accumulation, odd row counts and several panels (the
+    /// panel size shrunk to 5 rows): within 1e-5 of Σ|a·w| in Float32, and against bf16-rounded
+    /// inputs within the same in bf16.
+    func testProductsAgainstAFloat64Loop() throws {
+        let saved = QuantizedMatrix.panelValues
+        defer { QuantizedMatrix.panelValues = saved }
+        var precisions: [ComputePrecision] = [.float32]
+        if OneDNN.supportsBFloat16 { precisions.append(.bfloat16) }
+        for type in Self.types {
+            let columns = type.blockSize == 256 ? 512 : 96, rows = 23, m = 7
+            let q = Self.randomMatrix(type, rows: rows, columns: columns, seed: UInt64(type.rawValue))
+            let w = q.dequantized()
+            XCTAssertTrue(w.buffer.allSatisfy(\.isFinite), "\(type.name): finite values")
+            for panel in [1 << 20, 5 * columns] {
+                QuantizedMatrix.panelValues = panel
+                for precision in precisions {
+                    for accumulate in [false, true] {
+                        let frozen = FrozenLinear(q, precision: precision)
+                        let x = randomTensor([m, columns], seed: 1), dy = randomTensor([m, rows], seed: 2)
+                        let y = randomTensor([m, rows], seed: 3), dx = randomTensor([m, columns], seed: 4)
+                        let y0 = y.clone(), dx0 = dx.clone()
+                        frozen.forward(x, into: y, accumulate: accumulate)
+                        frozen.inputGradient(dy, into: dx, accumulate: accumulate)
+                        let label = "\(type.name) \(precision.rawValue) panel \(panel / columns) rows, accumulate \(accumulate)"
+                        compare(y, base: accumulate ? y0 : nil, columns: rows, k: columns, precision: precision, label: "forward " + label) { i, j, p in
+                            (x[i * columns + p], w[j * columns + p])
+                        }
+                        compare(dx, base: accumulate ? dx0 : nil, columns: columns, k: rows, precision: precision, label: "input gradient " + label) { i, j, p in
+                            (dy[i * rows + p], w[p * columns + j])
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private func compare(_ c: Tensor, base: Tensor?, columns: Int, k: Int, precision: ComputePrecision, label: String,
+                         _ term: (Int, Int, Int) -> (Float, Float)) {
+        func round(_ v: Float) -> Double { precision == .bfloat16 ? Double(BFloat16.widen(BFloat16.round(v))) : Double(v) }
+        var worst = 0.0
+        for i in 0..<c.rows {
+            for j in 0..<columns {
+                var expected = 0.0, magnitude = 0.0
+                for p in 0..<k {
+                    let (a, b) = term(i, j, p)
+                    expected += round(a) * round(b)
+                    magnitude += abs(Double(a) * Double(b))
+                }
+                let ours = Double(c[i * columns + j]) - Double(base?[i * columns + j] ?? 0)
+                worst = max(worst, abs(ours - expected) / max(magnitude, 1e-30))
+            }
+        }
+        XCTAssertLessThanOrEqual(worst, 1e-5, label)
+    }
+
+    /// Rows looked up one at a time equal the dequantized matrix's rows; Q8_0 quantization
+    /// round-trips within half a step d/2 plus the f16 rounding of d (≤ 2^-11·d) times |q| ≤ 127.
+    func testRowsAndQ8_0Quantization() {
+        for type in Self.types {
+            let q = Self.randomMatrix(type, rows: 5, columns: 256, seed: 9), w = q.dequantized()
+            let row = [Float](unsafeUninitializedCapacity: 256) { buffer, n in q.row(3, into: buffer.baseAddress!); n = 256 }
+            XCTAssertEqual(row, Array(w.array[(3 * 256)..<(4 * 256)]), type.name)
+        }
+        let x = randomTensor([3, 64], seed: 5)
+        let q = QuantizedMatrix(quantizing: x, as: .q8_0), back = q.dequantized()
+        for block in 0..<(x.count / 32) {
+            let values = (0..<32).map { x[block * 32 + $0] }, step = values.map(abs).max()! / 127
+            for j in 0..<32 {
+                XCTAssertEqual(back[block * 32 + j], values[j], accuracy: step * (0.5 + 127.0 / 2048) + 1e-7, "block \(block) value \(j)")
+            }
+        }
+    }
+}
