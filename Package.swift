@@ -40,9 +40,12 @@ let package = Package(
             path: "Sources/CDNNL",
             providers: [.apt(["libdnnl-dev"])]
         ),
+        // The project's own int8 dot-product kernels for decoding with a quantized base (AVX2 / AVX512-VNNI).
+        .target(name: "CQuantDot", path: "Sources/CQuantDot", exclude: ["quant_dot_kernels.inc"]),
         .target(
             name: "EffiCore",
-            dependencies: [.target(name: "CBLAS", condition: .when(platforms: [.linux])),
+            dependencies: ["CQuantDot",
+                           .target(name: "CBLAS", condition: .when(platforms: [.linux])),
                            .target(name: "CDNNL", condition: .when(platforms: [.linux]))],
             swiftSettings: vectorize
         ),

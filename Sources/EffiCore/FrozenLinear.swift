@@ -103,6 +103,7 @@ public final class FrozenLinear: @unchecked Sendable {
                 OneDNN.product(transB: transposingWeight, m: a.rows, n: c.columns, k: a.columns, a: a.data, lda: a.columns,
                                b: w.data, ldb: columns, accumulate: accumulate, c: c.data, ldc: c.columns)
             case .quantized(let w, let compute):
+                if transposingWeight && a.rows <= QuantizedMatrix.dotRowLimit && w.dotProduct(a, into: c, accumulate: accumulate) { return }
                 w.product(a, transposingWeight: transposingWeight, into: c, accumulate: accumulate, precision: compute)
             }
         }

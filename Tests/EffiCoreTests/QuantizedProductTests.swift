@@ -72,6 +72,50 @@ final class QuantizedProductTests: XCTestCase {
         }
     }
 
+    /// Decoding's int8 dot products (up to `dotRowLimit` rows of activations) against a Float64
+    /// loop over the dequantized weight. Quantizing x to 8 bits moves each x_j by at most half a
+    /// step (d_x / 2 of its 32-value block), so |ours − exact| ≤ Σ_j |w_j| · d_x(j) / 2 (+ Float32
+    /// rounding); the measured error must also be well inside it on average.
+    func testDotProductsForDecoding() throws {
+        let best = QuantizedMatrix.dotKernels
+        try XCTSkipIf(best == "scalar", "no int8 dot kernels on this processor")
+        try checkDotProducts(label: best)
+        if best != "avx2" {
+            XCTAssertTrue(QuantizedMatrix.limitDotKernels(to: "avx2"))
+            defer { QuantizedMatrix.limitDotKernels(to: best) }
+            try checkDotProducts(label: "avx2")
+        }
+    }
+
+    func checkDotProducts(label: String) throws {
+        XCTAssertEqual(QuantizedMatrix.dotKernels, label)
+        for type in Self.types {
+            let columns = type.blockSize == 256 ? 768 : 96, rows = 131
+            let q = Self.randomMatrix(type, rows: rows, columns: columns, seed: UInt64(type.rawValue) + 40), w = q.dequantized()
+            for m in 1...QuantizedMatrix.dotRowLimit {
+                let x = randomTensor([m, columns], seed: UInt64(m)), y = randomTensor([m, rows], seed: 9), y0 = y.clone()
+                XCTAssertTrue(q.dotProduct(x, into: y, accumulate: m % 2 == 0), "\(type.name): a kernel exists")
+                var errorSum = 0.0, boundSum = 0.0
+                for i in 0..<m {
+                    let steps = (0..<(columns / 32)).map { b in Double((0..<32).map { abs(x[i * columns + b * 32 + $0]) }.max()!) / 127 }
+                    for r in 0..<rows {
+                        var exact = 0.0, bound = 0.0
+                        for j in 0..<columns {
+                            let wj = Double(w[r * columns + j])
+                            exact += wj * Double(x[i * columns + j])
+                            bound += abs(wj) * steps[j / 32] / 2
+                        }
+                        let ours = Double(y[i * rows + r]) - (m % 2 == 0 ? Double(y0[i * rows + r]) : 0)
+                        XCTAssertLessThanOrEqual(abs(ours - exact), bound * 1.001 + 1e-4, "\(label) \(type.name) m \(m) row \(r)")
+                        errorSum += abs(ours - exact)
+                        boundSum += bound
+                    }
+                }
+                XCTAssertLessThan(errorSum, 0.25 * boundSum, "\(label) \(type.name) m \(m): rounding errors mostly cancel")
+            }
+        }
+    }
+
     private func compare(_ c: Tensor, base: Tensor?, columns: Int, k: Int, precision: ComputePrecision, label: String,
                          _ term: (Int, Int, Int) -> (Float, Float)) {
         func round(_ v: Float) -> Double { precision == .bfloat16 ? Double(BFloat16.widen(BFloat16.round(v))) : Double(v) }
