@@ -3,20 +3,6 @@
 #include <math.h>
 #include <string.h>
 
-// IEEE binary16 at p (little-endian) → float.
-static inline float half_to_float(const uint8_t *p) {
-    uint32_t h = (uint32_t)p[0] | (uint32_t)p[1] << 8;
-    uint32_t sign = (h & 0x8000) << 16, exponent = (h >> 10) & 0x1F, mantissa = h & 0x3FF;
-    float v;
-    if (exponent == 0) {
-        v = (float)mantissa * 5.960464477539063e-08f;  // ±0 or subnormal: mantissa · 2^−24
-        return sign ? -v : v;
-    }
-    uint32_t bits = exponent == 31 ? sign | 0x7F800000 | mantissa << 13 : sign | (exponent + 112) << 23 | mantissa << 13;
-    memcpy(&v, &bits, 4);
-    return v;
-}
-
 // The 6-bit scale and min of Q4_K sub-block j from its 12 packed bytes: j < 4 in the low six bits
 // of bytes j and j+4; j ≥ 4 split between byte j+4's nibbles and the top two bits of bytes j−4 and j.
 static inline void scale_min_k4(int j, const uint8_t *s, uint8_t *scale, uint8_t *min) {
@@ -29,22 +15,20 @@ static inline void scale_min_k4(int j, const uint8_t *s, uint8_t *scale, uint8_t
     }
 }
 
-void effi_quantize_activations(const float *x, int n, int8_t *q, float *d, int32_t *sums16) {
+void effi_quantize_activations(const float *x, int n, int8_t *q, float *d, float *dsums) {
     for (int b = 0; b < n / 32; b++) {
         const float *xb = x + 32 * b;
         float amax = 0;
         for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(xb[j]));
         float scale = amax / 127, inverse = scale > 0 ? 1 / scale : 0;
         d[b] = scale;
-        for (int half = 0; half < 2; half++) {
-            int32_t sum = 0;
-            for (int j = 16 * half; j < 16 * half + 16; j++) {
-                int8_t v = (int8_t)lrintf(xb[j] * inverse);
-                q[32 * b + j] = v;
-                sum += v;
-            }
-            sums16[2 * b + half] = sum;
+        int32_t sum = 0;
+        for (int j = 0; j < 32; j++) {
+            int8_t v = (int8_t)lrintf(xb[j] * inverse);
+            q[32 * b + j] = v;
+            sum += v;
         }
+        dsums[b] = scale * (float)sum;
     }
 }
 
@@ -69,7 +53,7 @@ void effi_quantize_activations(const float *x, int n, int8_t *q, float *d, int32
 #undef K
 #undef DOT32
 
-typedef float (*row_kernel)(int, const uint8_t *, int, const int8_t *, const float *, const int32_t *);
+typedef float (*row_kernel)(int, const uint8_t *, int, const int8_t *, const float *, const float *);
 
 static row_kernel chosen_kernel(const char **name) {
     __builtin_cpu_init();
@@ -85,7 +69,7 @@ static row_kernel chosen_kernel(const char **name) {
     return 0;
 }
 #else
-typedef float (*row_kernel)(int, const uint8_t *, int, const int8_t *, const float *, const int32_t *);
+typedef float (*row_kernel)(int, const uint8_t *, int, const int8_t *, const float *, const float *);
 static row_kernel chosen_kernel(const char **name) {
     *name = "scalar";
     return 0;
@@ -123,10 +107,10 @@ int effi_dot_limit_isa(const char *isa) {
 }
 
 int effi_dot_rows(int type, const void *weights, size_t row_bytes, int columns, int r0, int r1,
-                  const int8_t *q, const float *d, const int32_t *sums16, float *y) {
+                  const int8_t *q, const float *d, const float *dsums, float *y) {
     row_kernel k = kernel();
     int known = type == 2 || type == 3 || type == 6 || type == 8 || type == 12 || type == 14;
     if (!k || !known || columns % (type >= 12 ? 256 : 32) != 0) return -1;
-    for (int r = r0; r < r1; r++) y[r - r0] = k(type, (const uint8_t *)weights + (size_t)r * row_bytes, columns, q, d, sums16);
+    for (int r = r0; r < r1; r++) y[r - r0] = k(type, (const uint8_t *)weights + (size_t)r * row_bytes, columns, q, d, dsums);
     return 0;
 }

@@ -81,9 +81,28 @@ public final class FrozenLinear: @unchecked Sendable {
 
     /// y[M, out] (+)= x[M, in] · Wᵀ.
     public func forward(_ x: Tensor, into y: Tensor, accumulate: Bool = false) {
-        precondition(x.columns == columns && y.rows == x.rows && y.columns == rows,
-                     "FrozenLinear.forward: \(x.shape) · \(shape)ᵀ -> \(y.shape) do not match")
-        product(x, transposingWeight: true, into: y, accumulate: accumulate)
+        Self.forward(x, [(self, y)], accumulate: accumulate)
+    }
+
+    /// y_i (+)= x · W_iᵀ for weights that share their input x (q, k, v; gate, up). Quantized
+    /// weights decoding a few rows take one pass (x quantized once, one parallel loop over all
+    /// their rows); otherwise each product runs on its own.
+    public static func forward(_ x: Tensor, _ products: [(weight: FrozenLinear, output: Tensor)], accumulate: Bool = false) {
+        for (w, y) in products {
+            precondition(x.columns == w.columns && y.rows == x.rows && y.columns == w.rows,
+                         "FrozenLinear.forward: \(x.shape) · \(w.shape)ᵀ -> \(y.shape) do not match")
+        }
+        if x.rows <= QuantizedMatrix.dotRowLimit {
+            let quantized = products.compactMap { w, y -> (weight: QuantizedMatrix, output: Tensor)? in
+                if case .quantized(let q, _) = w.storage, q.hasDotKernel { return (q, y) }
+                return nil
+            }
+            if quantized.count == products.count {
+                StepProfile.measure(.baseProducts) { QuantizedMatrix.dotProducts(x, quantized, accumulate: accumulate) }
+                return
+            }
+        }
+        for (w, y) in products { w.product(x, transposingWeight: true, into: y, accumulate: accumulate) }
     }
 
     /// dx[M, in] (+)= dy[M, out] · W.
@@ -103,7 +122,6 @@ public final class FrozenLinear: @unchecked Sendable {
                 OneDNN.product(transB: transposingWeight, m: a.rows, n: c.columns, k: a.columns, a: a.data, lda: a.columns,
                                b: w.data, ldb: columns, accumulate: accumulate, c: c.data, ldc: c.columns)
             case .quantized(let w, let compute):
-                if transposingWeight && a.rows <= QuantizedMatrix.dotRowLimit && w.dotProduct(a, into: c, accumulate: accumulate) { return }
                 w.product(a, transposingWeight: transposingWeight, into: c, accumulate: accumulate, precision: compute)
             }
         }

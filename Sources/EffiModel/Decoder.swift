@@ -100,10 +100,12 @@ public final class Decoder {
         return logits
     }
 
-    /// y = x Wᵀ (+ b).
-    func project(_ x: Tensor, _ w: FrozenLinear, _ bias: Tensor?, into y: Tensor) {
-        w.forward(x, into: y)
-        guard let bias else { return }
-        for r in 0..<y.rows { for j in 0..<y.columns { y.data[r * y.columns + j] += bias[j] } }
+    /// y_i = x W_iᵀ (+ b_i) for weights sharing the input x.
+    func project(_ x: Tensor, _ products: [(weight: FrozenLinear, bias: Tensor?, output: Tensor)]) {
+        FrozenLinear.forward(x, products.map { ($0.weight, $0.output) })
+        for (_, bias, y) in products {
+            guard let bias else { continue }
+            for r in 0..<y.rows { for j in 0..<y.columns { y.data[r * y.columns + j] += bias[j] } }
+        }
     }
 }

@@ -63,9 +63,7 @@ extension Decoder {
                       adapter: DecoderAdapter?, keyMask: [Bool]?, attend: (Tensor, Tensor, Tensor, Tensor) -> Void) {
         let c = config, w = weights.layers[l]
         RMSNorm.forward(x: x, weight: w.attentionNorm, eps: c.normEpsilon, out: s.h, rstd: s.rstd1)
-        project(s.h, w.q, w.qBias, into: s.q)
-        project(s.h, w.k, w.kBias, into: s.k)
-        project(s.h, w.v, w.vBias, into: s.v)
+        project(s.h, [(w.q, w.qBias, s.q), (w.k, w.kBias, s.k), (w.v, w.vBias, s.v)])
         adapter?.forward(layer: l, input: .attention, x: s.h, outputs: [.q: s.q, .k: s.k, .v: s.v], keyMask: keyMask)
         rope.forward(s.q, batch: batch, seqLen: seqLen, heads: c.heads, positionOffset: positionOffset)
         rope.forward(s.k, batch: batch, seqLen: seqLen, heads: c.kvHeads, positionOffset: positionOffset)
@@ -74,8 +72,7 @@ extension Decoder {
         adapter?.forward(layer: l, input: .attentionOutput, x: s.attended, outputs: [.o: x], keyMask: keyMask)
         s.xMid?.copy(from: x)
         RMSNorm.forward(x: x, weight: w.ffnNorm, eps: c.normEpsilon, out: s.h, rstd: s.rstd2)
-        w.gate.forward(s.h, into: s.gate)
-        w.up.forward(s.h, into: s.up)
+        FrozenLinear.forward(s.h, [(w.gate, s.gate), (w.up, s.up)])
         adapter?.forward(layer: l, input: .ffn, x: s.h, outputs: [.gate: s.gate, .up: s.up], keyMask: keyMask)
         SwiGLU.forward(gate: s.gate, up: s.up, out: s.act)
         w.down.forward(s.act, into: x, accumulate: true)

@@ -9,16 +9,16 @@ extern "C" {
 #endif
 
 // Activations in blocks of 32: q = round(x / d) with d = max|x| / 127 per block (d = 0 for an
-// all-zero block), and the sum of q over each 16 values (for the weight formats' offsets).
-// n must be a multiple of 32; q has n entries, d n/32, sums16 n/16.
-void effi_quantize_activations(const float *x, int n, int8_t *q, float *d, int32_t *sums16);
+// all-zero block), and dsums = d · Σ q per block (for the offsets of formats with a minimum).
+// n must be a multiple of 32; q has n entries, d and dsums n/32.
+void effi_quantize_activations(const float *x, int n, int8_t *q, float *d, float *dsums);
 
 // y[r - r0] = Σ_c W[r, c] · x[c] for rows r in [r0, r1) of a weight of `type` (ggml's type code:
 // 2 Q4_0, 3 Q4_1, 6 Q5_0, 8 Q8_0, 12 Q4_K, 14 Q6_K) whose rows are `row_bytes` apart, against
 // activations quantized by effi_quantize_activations (n = columns). Returns 0, or -1 for a type
 // without a kernel.
 int effi_dot_rows(int type, const void *weights, size_t row_bytes, int columns, int r0, int r1,
-                  const int8_t *q, const float *d, const int32_t *sums16, float *y);
+                  const int8_t *q, const float *d, const float *dsums, float *y);
 
 // The instruction set the kernels use here: "avx512-vnni", "avx2" or "scalar" (none).
 const char *effi_dot_isa(void);

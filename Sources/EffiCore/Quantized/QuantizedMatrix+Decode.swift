@@ -15,28 +15,39 @@ extension QuantizedMatrix {
     @discardableResult
     public static func limitDotKernels(to isa: String) -> Bool { effi_dot_limit_isa(isa) == 0 }
 
-    /// y[M, rows] (+)= x[M, columns] · Wᵀ by dot products: each row of x is quantized to 8 bits
-    /// per 32 values (d = max|x| / 127, q = round(x / d)), then every weight row's blocks are
-    /// multiplied with it in integers and scaled per block in Float32 (the weight rows split over
-    /// threads). Returns false, doing nothing, where no kernel serves this type or processor.
-    func dotProduct(_ x: Tensor, into y: Tensor, accumulate: Bool) -> Bool {
-        let n = columns, blocks = n / 32
-        guard n % 32 == 0 else { return false }
+    /// Whether `dotProducts` serves this weight here.
+    var hasDotKernel: Bool {
+        [.q4_0, .q4_1, .q5_0, .q8_0, .q4_K, .q6_K].contains(type) && columns % type.blockSize == 0 && Self.dotKernels != "scalar"
+    }
+
+    /// y_i[M, rows_i] (+)= x[M, columns] · W_iᵀ for weights sharing their input (q, k, v; gate, up)
+    /// by dot products: each row of x is quantized once to 8 bits per 32 values (d = max|x| / 127,
+    /// q = round(x / d)), then every weight row's blocks are multiplied with it in integers and
+    /// scaled per block in Float32, the rows of all the weights split over threads in one loop.
+    /// Every weight must have `hasDotKernel` and x's width.
+    static func dotProducts(_ x: Tensor, _ products: [(weight: QuantizedMatrix, output: Tensor)], accumulate: Bool) {
+        let n = x.columns, blocks = n / 32
+        precondition(products.allSatisfy { $0.weight.columns == n && $0.weight.hasDotKernel }, "dotProducts: weights without a kernel")
+        let starts = products.reduce(into: [0]) { $0.append($0.last! + $1.weight.rows) }, total = starts.last!
         let q = UnsafeMutablePointer<Int8>.allocate(capacity: n), d = UnsafeMutablePointer<Float>.allocate(capacity: blocks)
-        let sums = UnsafeMutablePointer<Int32>.allocate(capacity: 2 * blocks), row = UnsafeMutablePointer<Float>.allocate(capacity: rows)
-        defer { q.deallocate(); d.deallocate(); sums.deallocate(); row.deallocate() }
+        let dsums = UnsafeMutablePointer<Float>.allocate(capacity: blocks), y = UnsafeMutablePointer<Float>.allocate(capacity: total)
+        defer { q.deallocate(); d.deallocate(); dsums.deallocate(); y.deallocate() }
         for i in 0..<x.rows {
-            effi_quantize_activations(x.data + i * n, Int32(n), q, d, sums)
-            var status: Int32 = 0
-            Parallel.forRanges(rows, minimumChunk: 64) { part in
-                let s = effi_dot_rows(Int32(type.rawValue), bytes, rowBytes, Int32(n), Int32(part.lowerBound), Int32(part.upperBound),
-                                      q, d, sums, row + part.lowerBound)
-                if s != 0 { status = s }  // every part fails alike: same type, same processor
+            effi_quantize_activations(x.data + i * n, Int32(n), q, d, dsums)
+            Parallel.forRanges(total, minimumChunk: 64) { part in
+                // the part of each weight's rows that falls in `part`
+                for (index, (w, _)) in products.enumerated() {
+                    let lower = Swift.max(part.lowerBound, starts[index]), upper = Swift.min(part.upperBound, starts[index + 1])
+                    guard lower < upper else { continue }
+                    let status = effi_dot_rows(Int32(w.type.rawValue), w.bytes, w.rowBytes, Int32(n), Int32(lower - starts[index]),
+                                               Int32(upper - starts[index]), q, d, dsums, y + lower)
+                    precondition(status == 0, "no dot kernel for \(w.type.name)")
+                }
             }
-            if status != 0 { return false }
-            let out = y.data + i * y.columns
-            if accumulate { for r in 0..<rows { out[r] += row[r] } } else { out.update(from: row, count: rows) }
+            for (index, (w, output)) in products.enumerated() {
+                let out = output.data + i * output.columns, part = y + starts[index]
+                if accumulate { for r in 0..<w.rows { out[r] += part[r] } } else { out.update(from: part, count: w.rows) }
+            }
         }
-        return true
     }
 }

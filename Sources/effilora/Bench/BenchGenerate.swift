@@ -28,7 +28,7 @@ struct BenchGenerate: ParsableCommand {
     struct Report: Encodable {
         let benchmark = "generate"
         let model: String
-        let computeDtype: String, productKernels: String
+        let computeDtype: String, productKernels: String, baseStorage: String, decodeKernels: String
         let promptTokens, decodedTokens: Int
         let prefillTokensPerSecond: Double
         let decodeTokensPerSecond: Double
@@ -36,7 +36,7 @@ struct BenchGenerate: ParsableCommand {
         let weightGBPerSecond: Double
         let peakResidentMiB: Double
         let loadSeconds: Double
-        let method = "median of timed runs after one warm-up; every decode step reads all linear weights once (4 bytes each in f32, 2 in bf16)"
+        let method = "median of timed runs after one warm-up; every decode step reads all linear weights and the head once, as held (4 bytes a value in f32, 2 in bf16, the blocks' size when quantized)"
     }
 
     func validate() throws {
@@ -72,9 +72,12 @@ struct BenchGenerate: ParsableCommand {
                 decode.append(monotonicSeconds() - start)
             }
         }
-        let weightBytes = (precision == .float32 ? 4 : 2) * Double(c.linearParameterCount)
+        // Every layer's linear weights and the head, as held (blocks when quantized).
+        let w = decoder.weights
+        let weightBytes = Double(w.layers.reduce(0) { sum, l in sum + Site.allCases.reduce(0) { $0 + l.weight(of: $1).byteCount } } + w.output.byteCount)
         let decodeRate = Double(tokens) / median(decode)
-        let report = Report(model: model, computeDtype: precision.rawValue, productKernels: precision.kernels, promptTokens: promptTokens, decodedTokens: tokens,
+        let report = Report(model: model, computeDtype: precision.rawValue, productKernels: precision.kernels,
+                            baseStorage: w.storageSummary, decodeKernels: QuantizedMatrix.dotKernels, promptTokens: promptTokens, decodedTokens: tokens,
                             prefillTokensPerSecond: Double(promptTokens) / median(prefill), decodeTokensPerSecond: decodeRate,
                             weightMiBPerToken: weightBytes / 1_048_576, weightGBPerSecond: weightBytes * decodeRate / 1e9,
                             peakResidentMiB: Double(peakResidentBytes()) / 1_048_576, loadSeconds: loadSeconds)
@@ -82,6 +85,7 @@ struct BenchGenerate: ParsableCommand {
             try printJSON(report)
         } else {
             print(precision.summary)
+            print(w.storageSummary + "; int8 dot kernels: " + QuantizedMatrix.dotKernels)
             print(String(format: "generate: prompt %d tokens at %.0f tok/s; decode %d tokens at %.1f tok/s (%.0f MiB of weights per token = %.1f GB/s); peak RSS %.0f MiB; load %.1f s",
                          promptTokens, report.prefillTokensPerSecond, tokens, decodeRate, report.weightMiBPerToken,
                          report.weightGBPerSecond, report.peakResidentMiB, loadSeconds))
