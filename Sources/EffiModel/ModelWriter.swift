@@ -100,17 +100,18 @@ public enum ModelWriter {
         case .f32: 0
         case .f16: 1
         case .bf16: 32
+        case .q8_0: 7
         default: nil
         }
     }
 
-    /// A GGUF v3 file with F32, F16 or BF16 weights (norms and biases stay F32, as llama.cpp's
-    /// converter writes them). The metadata is the source GGUF's, every key in order (the file
+    /// A GGUF v3 file with F32, F16, BF16 or Q8_0 weights (norms and biases stay F32, as llama.cpp's
+    /// converter writes them; Q8_0 as its reference quantizer does). The metadata is the source GGUF's, every key in order (the file
     /// type updated, the quantisation version dropped), or, from a Hugging Face folder, the
     /// architecture's keys and the tokenizer's.
     public static func writeGGUF(_ lm: LanguageModel, to path: String, type: GGMLType) throws {
         let c = lm.decoder.config
-        guard let fileType = fileType(type) else { throw FormatError(path, "cannot write weights as \(type.name) (F32, F16 or BF16)") }
+        guard let fileType = fileType(type) else { throw FormatError(path, "cannot write weights as \(type.name) (F32, F16, BF16 or Q8_0)") }
         try refuseOverwritingTheSource(lm, path)
         var w = GGUFWriter()
         if try LanguageModel.isFolder(lm.path) {

@@ -20,18 +20,20 @@ struct Fuse: ParsableCommand {
     @Option(help: "hf (config.json, model.safetensors, tokenizer files) or gguf (v3, the source's metadata and tokenizer).")
     var format = "hf"
 
-    @Option(help: "f32, f16 or bf16.")
+    @Option(help: "f32, f16 or bf16; with --format gguf also q8_0 (8-bit blocks, as llama.cpp's quantizer writes them).")
     var dtype = "f32"
 
     func run() throws {
         guard ["hf", "gguf"].contains(format) else { throw ValidationError("--format \(format): expected hf or gguf") }
-        guard ["f32", "f16", "bf16"].contains(dtype) else { throw ValidationError("--dtype \(dtype): expected f32, f16 or bf16") }
+        guard ["f32", "f16", "bf16"].contains(dtype) || (dtype == "q8_0" && format == "gguf") else {
+            throw ValidationError("--dtype \(dtype): expected f32, f16 or bf16" + (format == "gguf" ? ", or q8_0" : " (q8_0 only with --format gguf)"))
+        }
         let lm = try LanguageModel.load(model)
         if let adapter { try Adapters.load(from: adapter, model: lm.decoder.config, weights: lm.decoder.weights).fuse(into: lm.decoder.weights) }
         if format == "hf" {
             try ModelWriter.writeHuggingFace(lm, to: out, dtype: ["f32": .f32, "f16": .f16, "bf16": .bf16][dtype]!)
         } else {
-            try ModelWriter.writeGGUF(lm, to: out, type: ["f32": .f32, "f16": .f16, "bf16": .bf16][dtype]!)
+            try ModelWriter.writeGGUF(lm, to: out, type: ["f32": .f32, "f16": .f16, "bf16": .bf16, "q8_0": .q8_0][dtype]!)
         }
         print("wrote \(out) (\(format), \(dtype))\(adapter.map { " with \($0) fused in" } ?? "")")
     }

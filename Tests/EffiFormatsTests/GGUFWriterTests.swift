@@ -51,6 +51,36 @@ final class GGUFWriterTests: XCTestCase {
         }
     }
 
+    /// Q8_0 tensors: 34 bytes per 32 values, read back within half a step (plus the f16 rounding
+    /// of the step, ≤ 127 · 2^-11 of it); rows that are not whole blocks are refused by name.
+    func testQ8_0TensorsRoundTrip() throws {
+        var w = GGUFWriter()
+        let matrix = Tensor(shape: [3, 64], values: (0..<192).map { sin(Float($0) * 0.37) * Float($0 % 7 + 1) })
+        w.add("m.q8", matrix, as: .q8_0)
+        w.add("after", Tensor(shape: [2], values: [1, 2]), as: .f32)
+        let path = temporary()
+        try w.write(to: path)
+        let f = try GGUFFile(path: path)
+        let info = try XCTUnwrap(f.tensor("m.q8"))
+        XCTAssertEqual(info.type, .q8_0)
+        XCTAssertEqual(info.byteCount, 6 * 34)
+        var out = [Float](repeating: 0, count: 192)
+        out.withUnsafeMutableBufferPointer { f.values(of: info, into: $0.baseAddress!) }
+        for b in 0..<6 {
+            let step = (0..<32).map { abs(matrix[b * 32 + $0]) }.max()! / 127
+            for j in 0..<32 { XCTAssertEqual(out[b * 32 + j], matrix[b * 32 + j], accuracy: step * (0.5 + 127.0 / 2048), "block \(b)") }
+        }
+        var after = [Float](repeating: 0, count: 2)
+        after.withUnsafeMutableBufferPointer { f.values(of: f.tensor("after")!, into: $0.baseAddress!) }
+        XCTAssertEqual(after, [1, 2], "the tensor after the blocks is where its offset says")
+
+        var bad = GGUFWriter()
+        bad.add("odd", Tensor(shape: [2, 40]), as: .q8_0)
+        XCTAssertThrowsError(try bad.write(to: temporary())) { error in
+            XCTAssertTrue("\(error)".contains("odd") && "\(error)".contains("40"), "\(error)")
+        }
+    }
+
     func testValuesThatDoNotFitTheirTypeAreErrors() throws {
         var w = GGUFWriter()
         w.set("general.block_count", .int(-1), as: .uint32)
@@ -58,7 +88,7 @@ final class GGUFWriterTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("general.block_count") && "\(error)".contains("uint32"), "\(error)")
         }
         var q = GGUFWriter()
-        q.add("w", Tensor(shape: [32]), as: .q8_0)
+        q.add("w", Tensor(shape: [32]), as: .q4_0)  // no quantizer for it
         XCTAssertThrowsError(try q.write(to: temporary())) { XCTAssertTrue("\($0)".contains("tensor w"), "\($0)") }
     }
 }

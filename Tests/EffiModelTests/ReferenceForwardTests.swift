@@ -6,11 +6,16 @@ import EffiTokenizer
 @testable import EffiModel
 
 /// Every prompt of the NumPy reference fixtures: the tokenizer gives its ids, and the forward its
-/// mean next-token NLL (within 1e-3), its top-5 next tokens, and its first and last logits.
+/// mean next-token NLL (within 1e-3), its top-5 next tokens, and its first and last logits — with
+/// the weights dequantized at load and with them kept in their GGUF blocks.
 final class ReferenceForwardTests: XCTestCase {
-    func check(model path: String, fixture name: String) throws {
+    func check(model path: String, fixture: String) throws {
+        for storage in BaseStorage.allCases { try check(model: path, fixture: fixture, storage: storage) }
+    }
+
+    func check(model path: String, fixture name: String, storage: BaseStorage) throws {
         let reference = try XCTUnwrap(ReferenceFixture.load(name), "fixture \(name)")
-        let lm = try LanguageModel.load(path)
+        let lm = try LanguageModel.load(path, storage: storage)
         let v = lm.decoder.config.vocabulary
         for prompt in reference.prompts {
             XCTAssertEqual(lm.tokenizer.encode(prompt.text), prompt.ids, "\(name): ids of \(prompt.text.debugDescription)")
@@ -25,7 +30,7 @@ final class ReferenceForwardTests: XCTestCase {
             for (j, e) in prompt.top5_logits.enumerated() { XCTAssertEqual(last[prompt.top5_ids[j]], e, accuracy: 2e-3, "\(name): top-5 logit \(j)") }
             for (j, e) in prompt.logits_first_8.enumerated() { XCTAssertEqual(logits[j], e, accuracy: 2e-3, "\(name): logits[0, \(j)]") }
             for (j, e) in prompt.logits_last_8.enumerated() { XCTAssertEqual(last[j], e, accuracy: 2e-3, "\(name): logits[-1, \(j)]") }
-            print("\(name): NLL \(nll) (reference \(prompt.mean_nll)), top-5 \(Array(top5))")
+            print("\(name), \(storage): NLL \(nll) (reference \(prompt.mean_nll)), top-5 \(Array(top5))")
         }
     }
 

@@ -1,7 +1,7 @@
 import EffiCore
 
 /// Writes a GGUF v3 file: metadata with explicit GGUF types, and Float32 tensors stored as F32,
-/// F16 or BF16. Tensors are given in row-major shape (PyTorch's [out, in]) and stored with ggml's
+/// F16, BF16 or Q8_0 (quantized as ggml's reference quantizer does). Tensors are given in row-major shape (PyTorch's [out, in]) and stored with ggml's
 /// dimensions (reversed), each at an offset aligned to `alignment` within the data section. The
 /// file is written under a temporary name and renamed into place.
 public struct GGUFWriter {
@@ -39,7 +39,7 @@ public struct GGUFWriter {
 
     public mutating func remove(_ key: String) { metadata.removeAll { $0.key == key } }
 
-    /// Adds a tensor (its storage is read when the file is written) to be stored as F32, F16 or BF16.
+    /// Adds a tensor (its storage is read when the file is written) to be stored as F32, F16, BF16 or Q8_0.
     public mutating func add(_ name: String, _ tensor: Tensor, as type: GGMLType) {
         tensors.append(TensorEntry(name: name, tensor: tensor, type: type))
     }
@@ -48,7 +48,12 @@ public struct GGUFWriter {
         var seen = Set<String>()
         for t in tensors {
             guard seen.insert(t.name).inserted else { throw FormatError(path, "tensor \(t.name) was added twice") }
-            guard Self.storage(t.type) != nil else { throw FormatError(path, "tensor \(t.name): cannot write \(t.type.name) (F32, F16 or BF16)") }
+            guard Self.storage(t.type) != nil || Quantize.supported.contains(t.type) else {
+                throw FormatError(path, "tensor \(t.name): cannot write \(t.type.name) (F32, F16, BF16 or Q8_0)")
+            }
+            guard t.type.rowBytes(t.tensor.columns) != nil else {
+                throw FormatError(path, "tensor \(t.name) has rows of \(t.tensor.columns) values, not a whole number of \(t.type.name)'s \(t.type.blockSize)-value blocks")
+            }
             guard !t.tensor.shape.isEmpty, t.tensor.shape.count <= 4 else {
                 throw FormatError(path, "tensor \(t.name) has shape \(t.tensor.shape); GGUF holds 1 to 4 dimensions")
             }
@@ -74,15 +79,24 @@ public struct GGUFWriter {
             for d in t.tensor.shape.reversed() { try file.write(littleEndian: UInt64(d)) }
             try file.write(littleEndian: t.type.rawValue)
             try file.write(littleEndian: UInt64(offset))
-            offset += (t.tensor.count * t.type.blockBytes + alignment - 1) / alignment * alignment
+            offset += (Self.byteCount(t) + alignment - 1) / alignment * alignment
         }
         try file.pad(to: alignment)
         for t in tensors {
-            try file.write(floats: t.tensor.data, count: t.tensor.count, as: Self.storage(t.type)!)
+            if let dtype = Self.storage(t.type) {
+                try file.write(floats: t.tensor.data, count: t.tensor.count, as: dtype)
+            } else {
+                let blocks = UnsafeMutableRawPointer.allocate(byteCount: Swift.max(Self.byteCount(t), 1), alignment: 16)
+                defer { blocks.deallocate() }
+                Quantize.values(t.tensor.data, count: t.tensor.count, as: t.type, into: blocks)
+                try file.write(blocks, Self.byteCount(t))
+            }
             try file.pad(to: alignment)
         }
         try file.commit()
     }
+
+    static func byteCount(_ t: TensorEntry) -> Int { t.tensor.count / t.type.blockSize * t.type.blockBytes }
 
     static func storage(_ type: GGMLType) -> SafetensorsDType? {
         switch type {
