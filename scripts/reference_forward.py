@@ -69,8 +69,10 @@ class Model:
         if self.rope_dim != self.head_dim:
             sys.exit(f"{path}: partial RoPE ({self.rope_dim} of {self.head_dim}) is not supported")
         self.types = {t.name: t.tensor_type.name for t in reader.tensors}
-        # dequantize returns the GGUF (ne0 = in, ne1 = out) tensor as a NumPy (out, in) array
-        self.w = {t.name: dequantize(t.data, t.tensor_type).astype(np.float64) for t in reader.tensors}
+        # dequantize returns the GGUF (ne0 = in, ne1 = out) tensor as a NumPy (out, in) array. The values
+        # are kept in float32 (they are exact there: every block format's values are) and widened to
+        # float64 where they are used, so that 1.5B-parameter models fit in memory.
+        self.w = {t.name: dequantize(t.data, t.tensor_type).astype(np.float32) for t in reader.tensors}
         if "output.weight" not in self.w:
             self.w["output.weight"] = self.w["token_embd.weight"]
         self.vocab = self.w["token_embd.weight"].shape[0]
@@ -92,18 +94,18 @@ class Model:
         return np.concatenate([a * cos - b * sin, a * sin + b * cos], axis=-1)
 
     def linear(self, x, name):
-        y = x @ self.w[name + ".weight"].T
+        y = x @ self.w[name + ".weight"].astype(np.float64).T
         bias = self.w.get(name + ".bias")
-        return y if bias is None else y + bias
+        return y if bias is None else y + bias.astype(np.float64)
 
     def logits(self, ids):
         T, hd = len(ids), self.head_dim
-        x = self.w["token_embd.weight"][ids]
+        x = self.w["token_embd.weight"][ids].astype(np.float64)
         mask = np.triu(np.full((T, T), -np.inf), k=1)
         group = self.heads // self.kv_heads
         for i in range(self.layers):
             p = f"blk.{i}."
-            h = self.rms_norm(x, self.w[p + "attn_norm.weight"])
+            h = self.rms_norm(x, self.w[p + "attn_norm.weight"].astype(np.float64))
             q = self.rope(self.linear(h, p + "attn_q").reshape(T, self.heads, hd))
             k = self.rope(self.linear(h, p + "attn_k").reshape(T, self.kv_heads, hd))
             v = self.linear(h, p + "attn_v").reshape(T, self.kv_heads, hd)
@@ -113,10 +115,10 @@ class Model:
             scores /= scores.sum(axis=-1, keepdims=True)
             attn = np.einsum("hts,shd->thd", scores, v).reshape(T, self.heads * hd)
             x = x + self.linear(attn, p + "attn_output")
-            h = self.rms_norm(x, self.w[p + "ffn_norm.weight"])
+            h = self.rms_norm(x, self.w[p + "ffn_norm.weight"].astype(np.float64))
             gate = self.linear(h, p + "ffn_gate")
             x = x + self.linear(gate / (1 + np.exp(-gate)) * self.linear(h, p + "ffn_up"), p + "ffn_down")
-        return self.rms_norm(x, self.w["output_norm.weight"]) @ self.w["output.weight"].T
+        return self.rms_norm(x, self.w["output_norm.weight"].astype(np.float64)) @ self.w["output.weight"].astype(np.float64).T
 
 
 def gguf_tokenizer(reader: GGUFReader):
@@ -214,7 +216,7 @@ def main() -> None:
                             "kv_heads": model.kv_heads, "head_dim": model.head_dim, "rope_base": model.rope_base,
                             "rms_eps": model.eps, "vocab": model.vocab,
                             "tied_output": "output.weight" not in model.types},
-        "precision": "float64 throughout (weights dequantized by gguf.quants.dequantize, then float64)",
+        "precision": "float64 throughout (weights dequantized by gguf.quants.dequantize, kept in float32 where they are exact, widened to float64 at each use)",
         "command": " ".join(shlex.quote(a) for a in [".venv/bin/python", "scripts/reference_forward.py"] + sys.argv[1:])
                    .replace(str(Path.home()), "~"),
         "versions": {name: version(name) for name in ("gguf", "numpy")},

@@ -17,4 +17,6 @@ public enum PinnedFiles {
 
     /// Qwen2.5-Coder-0.5B-Instruct in Q4_K_M (491 MB; `scripts/setup.sh qwen2.5-coder-0.5b`).
     public static var qwen25Coder: String { cacheDirectory + "/models/Qwen2.5-Coder-0.5B-Instruct.Q4_K_M.gguf" }
+    /// Fetched on request only: `scripts/setup.sh qwen2.5-coder-1.5b` (1.1 GB).
+    public static var qwen25Coder15: String { cacheDirectory + "/models/Qwen2.5-Coder-1.5B-Instruct.Q4_K_M.gguf" }
 }

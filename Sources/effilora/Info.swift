@@ -38,6 +38,7 @@ struct Info: ParsableCommand {
         for (type, v) in byType.sorted(by: { $0.key < $1.key }) {
             print("  \(type): \(v.count) tensors, \(v.elements) parameters")
         }
+        print(weightMemory(gguf))
         if verbose {
             print("metadata:")
             for key in gguf.metadataKeys { print("  \(key) = \(gguf.metadata[key]!.summary)") }
@@ -64,5 +65,26 @@ struct Info: ParsableCommand {
             print("tensors:")
             for t in tensors { print("  \(t.name) \(t.dtype.rawValue) \(t.shape)") }
         }
+    }
+
+    /// What the weights occupy once loaded, for each --base-storage and --compute-dtype: blocks
+    /// stay as in the file when quantized; everything else is Float32 (norms, biases, a dense
+    /// embedding) or the compute precision (linear weights; a tied bf16 head is a rounded copy).
+    private func weightMemory(_ gguf: GGUFFile) -> String {
+        let tied = gguf.tensor("output.weight") == nil
+        func bytes(quantized: Bool, bf16: Bool) -> Int {
+            var total = 0
+            for t in gguf.tensors {
+                let kept = quantized && t.type.blockSize > 1, matrix = t.dimensions.count == 2
+                let isEmbedding = t.name == "token_embd.weight"
+                if kept { total += t.byteCount } else { total += t.elementCount * (matrix && bf16 && !isEmbedding ? 2 : 4) }
+                // a dense bf16 model multiplies by a rounded copy of a tied embedding
+                if isEmbedding && tied && bf16 && !kept { total += t.elementCount * 2 }
+            }
+            return total
+        }
+        func mib(_ b: Int) -> String { String(format: "%.0f MiB", Double(b) / 1_048_576) }
+        return "weights in memory: quantized \(mib(bytes(quantized: true, bf16: false))) (f32 compute) / \(mib(bytes(quantized: true, bf16: true))) (bf16); "
+            + "dense f32 \(mib(bytes(quantized: false, bf16: false))), dense bf16 \(mib(bytes(quantized: false, bf16: true)))"
     }
 }

@@ -47,4 +47,12 @@ final class ReferenceForwardTests: XCTestCase {
         }
         try check(model: path, fixture: "qwen2.5-coder-0.5b")
     }
+
+    func testQwen25Coder15() throws {
+        let path = PinnedFiles.qwen25Coder15
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw XCTSkip("\(path) is absent (1.1 GB; fetch it with scripts/setup.sh qwen2.5-coder-1.5b)")
+        }
+        try check(model: path, fixture: "qwen2.5-coder-1.5b")
+    }
 }
