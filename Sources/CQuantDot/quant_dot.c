@@ -32,6 +32,13 @@ void effi_quantize_activations(const float *x, int n, int8_t *q, float *d, float
     }
 }
 
+// One instruction set's kernels.
+typedef struct {
+    const char *name;
+    float (*row)(int, const uint8_t *, int, const int8_t *, const float *, const float *);
+    void (*dequantize)(int, const uint8_t *, int, float *);
+} kernel_set;
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 
@@ -53,64 +60,65 @@ void effi_quantize_activations(const float *x, int n, int8_t *q, float *d, float
 #undef K
 #undef DOT32
 
-typedef float (*row_kernel)(int, const uint8_t *, int, const int8_t *, const float *, const float *);
+static const kernel_set avx2_kernels = {"avx2", row_avx2, dequantize_avx2};
+static const kernel_set vnni_kernels = {"avx512-vnni", row_vnni, dequantize_vnni};
 
-static row_kernel chosen_kernel(const char **name) {
+static const kernel_set *best_kernels(void) {
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw")) {
-        *name = "avx512-vnni";
-        return row_vnni;
+        return &vnni_kernels;
     }
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-        *name = "avx2";
-        return row_avx2;
-    }
-    *name = "scalar";
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")) return &avx2_kernels;
     return 0;
 }
 #else
-typedef float (*row_kernel)(int, const uint8_t *, int, const int8_t *, const float *, const float *);
-static row_kernel chosen_kernel(const char **name) {
-    *name = "scalar";
-    return 0;
-}
+static const kernel_set *best_kernels(void) { return 0; }
 #endif
 
-static const char *kernel_name;
-static row_kernel chosen;
+static const kernel_set *chosen;
 static int ready;
 
-static row_kernel kernel(void) {
-    if (!ready) {  // racing first calls choose the same kernel
-        chosen = chosen_kernel(&kernel_name);
+static const kernel_set *kernels(void) {
+    if (!ready) {  // racing first calls choose the same set
+        chosen = best_kernels();
         ready = 1;
     }
     return chosen;
 }
 
 const char *effi_dot_isa(void) {
-    kernel();
-    return kernel_name;
+    const kernel_set *k = kernels();
+    return k ? k->name : "scalar";
 }
 
 int effi_dot_limit_isa(const char *isa) {
-    kernel();
+    const kernel_set *best = best_kernels();
 #if defined(__x86_64__)
-    if (strcmp(isa, "avx2") == 0 && chosen) {
-        chosen = row_avx2;
-        kernel_name = "avx2";
+    if (strcmp(isa, "avx2") == 0 && best) {
+        chosen = &avx2_kernels;
+        ready = 1;
         return 0;
     }
 #endif
-    chosen = chosen_kernel(&kernel_name);  // the best set again
-    return strcmp(isa, kernel_name) == 0 ? 0 : -1;
+    chosen = best;
+    ready = 1;
+    return strcmp(isa, effi_dot_isa()) == 0 ? 0 : -1;
+}
+
+static int has_kernel(int type, int columns) {
+    int known = type == 2 || type == 3 || type == 6 || type == 8 || type == 12 || type == 14;
+    return kernels() && known && columns % (type >= 12 ? 256 : 32) == 0;
 }
 
 int effi_dot_rows(int type, const void *weights, size_t row_bytes, int columns, int r0, int r1,
                   const int8_t *q, const float *d, const float *dsums, float *y) {
-    row_kernel k = kernel();
-    int known = type == 2 || type == 3 || type == 6 || type == 8 || type == 12 || type == 14;
-    if (!k || !known || columns % (type >= 12 ? 256 : 32) != 0) return -1;
-    for (int r = r0; r < r1; r++) y[r - r0] = k(type, (const uint8_t *)weights + (size_t)r * row_bytes, columns, q, d, dsums);
+    if (!has_kernel(type, columns)) return -1;
+    for (int r = r0; r < r1; r++) y[r - r0] = chosen->row(type, (const uint8_t *)weights + (size_t)r * row_bytes, columns, q, d, dsums);
+    return 0;
+}
+
+int effi_dequantize_row(int type, const void *row, int columns, float *y) {
+    if (!has_kernel(type, columns)) return -1;
+    chosen->dequantize(type, (const uint8_t *)row, columns, y);
     return 0;
 }

@@ -46,6 +46,14 @@ final class DequantizeTests: XCTestCase {
                 }
             }
             XCTAssertEqual(out, block.values, "\(block.type) differs from gguf's dequantize")
+            // the vector kernels (each instruction set there is) give the same values
+            let best = QuantizedMatrix.dotKernels
+            for isa in Set(["avx2", best]) where QuantizedMatrix.limitDotKernels(to: isa) {
+                var vector = [Float](repeating: .nan, count: block.values.count)
+                raw.withUnsafeBytes { p in Dequantize.values(type, elements: vector.count, bytes: p, into: &vector) }
+                XCTAssertEqual(vector, block.values, "\(block.type), \(isa) kernels, differs from gguf's dequantize")
+            }
+            QuantizedMatrix.limitDotKernels(to: best)
         }
     }
 

@@ -20,6 +20,10 @@ void effi_quantize_activations(const float *x, int n, int8_t *q, float *d, float
 int effi_dot_rows(int type, const void *weights, size_t row_bytes, int columns, int r0, int r1,
                   const int8_t *q, const float *d, const float *dsums, float *y);
 
+// One row of `columns` values of `type` dequantized to Float32 into y (the same values as ggml's
+// dequantisation: w = d·v + m per block). Returns 0, or -1 without a kernel for the type.
+int effi_dequantize_row(int type, const void *row, int columns, float *y);
+
 // The instruction set the kernels use here: "avx512-vnni", "avx2" or "scalar" (none).
 const char *effi_dot_isa(void);
 

@@ -1,3 +1,5 @@
+import CQuantDot
+
 /// Dequantisation of ggml's block formats to Float32, block by block, as ggml lays them out
 /// (ggml-common.h / ggml-quants.c). `d`, `m`, `dmin` are IEEE half floats.
 public enum Dequantize {
@@ -10,20 +12,19 @@ public enum Dequantize {
         let base = bytes.baseAddress!
         let blockBytes = type.blockBytes, blockSize = type.blockSize
         Parallel.forRanges(blocks, minimumChunk: 256) { range in
-            for b in range {
-                block(type, base + b * blockBytes, out + b * blockSize)
-            }
+            // a run of whole blocks is dequantized like one row
+            row(type, base + range.lowerBound * blockBytes, columns: range.count * blockSize, into: out + range.lowerBound * blockSize)
         }
     }
 
-    /// One row of `columns` values (a whole number of blocks) starting at `p`.
-    @inline(__always)
+    /// One row of `columns` values (a whole number of blocks) starting at `p`: by the vector
+    /// kernels of CQuantDot where they serve the type (the same values: multiply, then add), else
+    /// block by block here.
     public static func row(_ type: GGMLType, _ p: UnsafeRawPointer, columns: Int, into y: UnsafeMutablePointer<Float>) {
+        if type.blockSize > 1 && effi_dequantize_row(Int32(type.rawValue), p, Int32(columns), y) == 0 { return }
         let blockBytes = type.blockBytes, blockSize = type.blockSize
         switch type {
         case .f32: UnsafeMutableRawPointer(y).copyMemory(from: p, byteCount: columns * 4)
-        case .q8_0: for b in 0..<(columns / 32) { q8_0(p + b * blockBytes, y + b * 32) }
-        case .q4_1: for b in 0..<(columns / 32) { q4_1(p + b * blockBytes, y + b * 32) }
         default: for b in 0..<(columns / blockSize) { block(type, p + b * blockBytes, y + b * blockSize) }
         }
     }
