@@ -84,6 +84,19 @@ public enum OneDNN {
         preconditionFailure("bf16 products need oneDNN, which this build does not have")
         #endif
     }
+
+    /// The same product with the activations already rounded: `a` is a dense bf16 [M,K] (for
+    /// several products of one input, rounded once).
+    public static func product(transB: Bool, m: Int, n: Int, k: Int, roundedA a: UnsafePointer<UInt16>,
+                               b: UnsafePointer<UInt16>, ldb: Int, accumulate: Bool, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        if m == 0 || n == 0 { return }
+        #if canImport(CDNNL)
+        MatMulPrimitives.shared.execute(.init(transB: transB, m: m, n: n, k: k, ldb: ldb, ldc: ldc, accumulate: accumulate),
+                                        a: a, b: b, c: c)
+        #else
+        preconditionFailure("bf16 products need oneDNN, which this build does not have")
+        #endif
+    }
 }
 
 #if canImport(CDNNL)
@@ -118,10 +131,14 @@ private final class MatMulPrimitives: @unchecked Sendable {
             roundedA = .allocate(capacity: roundedCapacity)
         }
         StepProfile.measure(.inputRounding) { BFloat16.round(a, rows: m, columns: k, ld: lda, into: roundedA) }
-        let key = Key(transB: transB, m: m, n: n, k: k, ldb: ldb, ldc: ldc, accumulate: accumulate)
+        execute(Key(transB: transB, m: m, n: n, k: k, ldb: ldb, ldc: ldc, accumulate: accumulate), a: roundedA, b: b, c: c)
+    }
+
+    /// The product of `key`'s shape on bf16 activations `a` (dense [M,K]).
+    func execute(_ key: Key, a: UnsafePointer<UInt16>, b: UnsafePointer<UInt16>, c: UnsafeMutablePointer<Float>) {
         if entries[key] == nil && entries.count >= Self.capacity { clear() }
         let entry = entries[key] ?? make(key)
-        check(dnnl_memory_set_data_handle_v2(entry.src, roundedA, stream), "binding the activations")
+        check(dnnl_memory_set_data_handle_v2(entry.src, UnsafeMutableRawPointer(mutating: a), stream), "binding the activations")
         check(dnnl_memory_set_data_handle_v2(entry.weights, UnsafeMutableRawPointer(mutating: b), stream), "binding the weights")
         check(dnnl_memory_set_data_handle_v2(entry.dst, c, stream), "binding the output")
         var args = [dnnl_exec_arg_t(arg: DNNL_ARG_SRC, memory: entry.src),
