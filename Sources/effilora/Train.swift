@@ -104,9 +104,9 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        let computePrecision = try precision.resolved()
         let lm = try precision.load(model)
-        emit(computePrecision.summary)
+        emit(lm.decoder.weights.precision.summary)
+        emit(lm.decoder.weights.storageSummary)
         guard maxSeqLength <= lm.decoder.config.contextLength else {
             throw ValidationError("--max-seq-length \(maxSeqLength) exceeds the model's context of \(lm.decoder.config.contextLength)")
         }
@@ -158,13 +158,14 @@ struct Train: ParsableCommand {
 
     private func writeRunDescription(trainer: Trainer, report: ParameterReport, datasets: [DatasetReport]) throws {
         struct Run: Encodable {
-            let model: String, data: String, computeDtype: String, adapter: AdapterConfig, training: TrainingOptions
+            let model: String, data: String, computeDtype: String, baseWeights: String, adapter: AdapterConfig, training: TrainingOptions
             let parameters: ParameterReport, datasets: [DatasetReport], reducer: ReducerOptions?
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try FileManager.default.createDirectory(atPath: trainer.output, withIntermediateDirectories: true)
-        try writeAtomically(try encoder.encode(Run(model: model, data: data, computeDtype: trainer.decoder.weights.precision.rawValue, adapter: trainer.adapters.config, training: trainer.options,
+        try writeAtomically(try encoder.encode(Run(model: model, data: data, computeDtype: trainer.decoder.weights.precision.rawValue,
+                                                   baseWeights: trainer.decoder.weights.storageSummary, adapter: trainer.adapters.config, training: trainer.options,
                                                    parameters: report, datasets: datasets, reducer: trainer.reducer?.options)),
                             to: (trainer.output as NSString).appendingPathComponent("run.json"))
     }

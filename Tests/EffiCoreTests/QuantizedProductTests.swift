@@ -36,9 +36,10 @@ final class QuantizedProductTests: XCTestCase {
 
     static let types: [GGMLType] = [.q4_0, .q4_1, .q5_0, .q8_0, .q4_K, .q6_K]
 
-    /// Both orientations, with and without accumulation, odd row counts and several panels (the
-    /// panel size shrunk to 5 rows): within 1e-5 of Σ|a·w| in Float32, and against bf16-rounded
-    /// inputs within the same in bf16.
+    /// Both orientations, with and without accumulation, odd row counts, one panel and several:
+    /// the panel size shrunk to 5 rows (input gradient in column panels of one or two blocks) and
+    /// to 64 values (input gradient in row panels, as for a vocabulary-sized head). Within 1e-5 of
+    /// Σ|a·w| in Float32, and against bf16-rounded inputs within the same in bf16.
     func testProductsAgainstAFloat64Loop() throws {
         let saved = QuantizedMatrix.panelValues
         defer { QuantizedMatrix.panelValues = saved }
@@ -49,7 +50,7 @@ final class QuantizedProductTests: XCTestCase {
             let q = Self.randomMatrix(type, rows: rows, columns: columns, seed: UInt64(type.rawValue))
             let w = q.dequantized()
             XCTAssertTrue(w.buffer.allSatisfy(\.isFinite), "\(type.name): finite values")
-            for panel in [1 << 20, 5 * columns] {
+            for panel in [1 << 20, 5 * columns, 64] {
                 QuantizedMatrix.panelValues = panel
                 for precision in precisions {
                     for accumulate in [false, true] {
@@ -59,7 +60,7 @@ final class QuantizedProductTests: XCTestCase {
                         let y0 = y.clone(), dx0 = dx.clone()
                         frozen.forward(x, into: y, accumulate: accumulate)
                         frozen.inputGradient(dy, into: dx, accumulate: accumulate)
-                        let label = "\(type.name) \(precision.rawValue) panel \(panel / columns) rows, accumulate \(accumulate)"
+                        let label = "\(type.name) \(precision.rawValue) panel of \(panel) values, accumulate \(accumulate)"
                         compare(y, base: accumulate ? y0 : nil, columns: rows, k: columns, precision: precision, label: "forward " + label) { i, j, p in
                             (x[i * columns + p], w[j * columns + p])
                         }

@@ -3,42 +3,98 @@ extension QuantizedMatrix {
     /// between its dequantisation and its product (tests make it small to get many panels).
     nonisolated(unsafe) static var panelValues = 1 << 20
 
-    /// Rows per panel (at least one).
-    var panelRows: Int { Swift.min(rows, Swift.max(1, Self.panelValues / Swift.max(columns, 1))) }
-
-    /// The weight's products with Float32 activations, a panel of rows at a time: the panel is
-    /// dequantized into a dense tile of `precision` (in parallel), then multiplied by BLAS (f32)
-    /// or oneDNN (bf16), each with all threads.
-    ///   transposingWeight: c[M, rows] (+)= a[M, columns] · Wᵀ — panel p writes columns p of c
-    ///                      (in bf16, a is rounded once for all the panels);
-    ///   otherwise:         c[M, columns] (+)= a[M, rows] · W = Σ_p a[:, p] · W[p, :].
+    /// The weight's products with Float32 activations, a panel at a time: the panel is dequantized
+    /// into a dense tile of `precision` (in parallel), then multiplied by BLAS (f32) or oneDNN
+    /// (bf16), each with all threads; in bf16 activations used by every panel are rounded once.
+    ///   transposingWeight: c[M, rows] (+)= a[M, columns] · Wᵀ, panels of rows: panel p writes
+    ///                      columns p of c;
+    ///   otherwise:         c[M, columns] (+)= a[M, rows] · W, panels of whole-block columns: panel
+    ///                      q writes columns q of c, so c is written once; a weight too tall for
+    ///                      a one-block column panel (a vocabulary-sized head) takes panels of
+    ///                      rows, c = Σ_p a[:, p] · W[p, :].
     func product(_ a: Tensor, transposingWeight: Bool, into c: Tensor, accumulate: Bool, precision: ComputePrecision) {
-        let panel = panelRows, k = columns
-        let tile32 = precision == .float32 ? UnsafeMutablePointer<Float>.allocate(capacity: panel * k) : nil
-        let tile16 = precision == .bfloat16 ? UnsafeMutablePointer<UInt16>.allocate(capacity: panel * k) : nil
-        let roundedA = tile16 != nil && transposingWeight ? UnsafeMutablePointer<UInt16>.allocate(capacity: a.count) : nil
-        defer { tile32?.deallocate(); tile16?.deallocate(); roundedA?.deallocate() }
-        if let roundedA { StepProfile.measure(.inputRounding) { BFloat16.round(a.data, rows: a.rows, columns: k, ld: k, into: roundedA) } }
-        for start in stride(from: 0, to: rows, by: panel) {
-            let range = start..<Swift.min(rows, start + panel), n = range.count
-            StepProfile.measure(.dequantization) {
-                if let tile32 { dequantize(rows: range, into: tile32) } else { dequantize(rows: range, intoBFloat16: tile16!) }
+        let rowPanel = Swift.min(rows, Swift.max(1, Self.panelValues / Swift.max(columns, 1)))
+        let blockColumns = Swift.max(1, Self.panelValues / Swift.max(rows, 1)) / type.blockSize * type.blockSize
+        let columnPanel = Swift.min(columns, Swift.max(type.blockSize, blockColumns))
+        let byColumns = !transposingWeight && rows * columnPanel <= 4 * Self.panelValues
+        let tile = Tile(values: byColumns ? rows * columnPanel : rowPanel * columns, precision: precision)
+        // Activations every panel reads whole: rounded once in bf16.
+        let rounded = precision == .bfloat16 && (transposingWeight || byColumns) ? tile.rounded(a) : nil
+        defer { rounded?.deallocate() }
+        if byColumns {
+            for start in stride(from: 0, to: columns, by: columnPanel) {
+                let panel = start..<Swift.min(columns, start + columnPanel)
+                dequantize(rows: 0..<rows, columns: panel, into: tile)
+                tile.multiply(transB: false, m: a.rows, n: panel.count, k: rows, a: a.data, lda: a.columns, rounded: rounded,
+                              ldb: panel.count, accumulate: accumulate, c: c.data + start, ldc: c.columns)
             }
-            // The forward writes its own columns of c; the input gradient sums over the panels.
-            let (m, outColumns, inner) = transposingWeight ? (a.rows, n, k) : (a.rows, k, n)
-            let aStart = transposingWeight ? a.data : a.data + start
-            let cStart = transposingWeight ? c.data + start : c.data
-            let add = transposingWeight ? accumulate : accumulate || start > 0
-            if let tile32 {
-                MatMul.product(transA: false, transB: transposingWeight, m: m, n: outColumns, k: inner, alpha: 1,
-                               a: aStart, lda: a.columns, b: tile32, ldb: k, accumulate: add, c: cStart, ldc: c.columns)
-            } else if let roundedA {
-                OneDNN.product(transB: true, m: m, n: outColumns, k: inner, roundedA: roundedA, b: tile16!, ldb: k,
-                               accumulate: add, c: cStart, ldc: c.columns)
+            return
+        }
+        for start in stride(from: 0, to: rows, by: rowPanel) {
+            let panel = start..<Swift.min(rows, start + rowPanel)
+            dequantize(rows: panel, columns: 0..<columns, into: tile)
+            if transposingWeight {
+                tile.multiply(transB: true, m: a.rows, n: panel.count, k: columns, a: a.data, lda: a.columns, rounded: rounded,
+                              ldb: columns, accumulate: accumulate, c: c.data + start, ldc: c.columns)
             } else {
-                OneDNN.product(transB: transposingWeight, m: m, n: outColumns, k: inner, a: aStart, lda: a.columns,
-                               b: tile16!, ldb: k, accumulate: add, c: cStart, ldc: c.columns)
+                tile.multiply(transB: false, m: a.rows, n: columns, k: panel.count, a: a.data + start, lda: a.columns, rounded: nil,
+                              ldb: columns, accumulate: accumulate || start > 0, c: c.data, ldc: c.columns)
             }
+        }
+    }
+
+    /// W[rows, columns] (columns a whole-block range) into the tile, dense with row stride
+    /// columns.count, in parallel.
+    private func dequantize(rows range: Range<Int>, columns: Range<Int>, into tile: Tile) {
+        let width = columns.count, offset = columns.lowerBound / type.blockSize * type.blockBytes
+        StepProfile.measure(.dequantization) {
+            Parallel.forRanges(range.count, minimumChunk: Swift.max(1, 8192 / Swift.max(width, 1))) { part in
+                let row = tile.bf16 == nil ? nil : UnsafeMutablePointer<Float>.allocate(capacity: width)
+                defer { row?.deallocate() }
+                for i in part {
+                    let source = bytes + (range.lowerBound + i) * rowBytes + offset
+                    if let f32 = tile.f32 {
+                        Dequantize.row(type, source, columns: width, into: f32 + i * width)
+                    } else {
+                        Dequantize.row(type, source, columns: width, into: row!)
+                        BFloat16.round(row!, into: tile.bf16! + i * width, count: width)
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A dense panel of a quantized weight in the compute precision, and its product.
+private final class Tile {
+    let f32: UnsafeMutablePointer<Float>?
+    let bf16: UnsafeMutablePointer<UInt16>?
+
+    init(values: Int, precision: ComputePrecision) {
+        f32 = precision == .float32 ? .allocate(capacity: values) : nil
+        bf16 = precision == .bfloat16 ? .allocate(capacity: values) : nil
+    }
+
+    deinit { f32?.deallocate(); bf16?.deallocate() }
+
+    /// `a` rounded to bf16 (the caller deallocates it).
+    func rounded(_ a: Tensor) -> UnsafeMutablePointer<UInt16> {
+        let r = UnsafeMutablePointer<UInt16>.allocate(capacity: Swift.max(a.count, 1))
+        StepProfile.measure(.inputRounding) { BFloat16.round(a.data, rows: a.rows, columns: a.columns, ld: a.columns, into: r) }
+        return r
+    }
+
+    /// c[M, N] (+)= a[M, K] · op(tile), the tile [N, K] (transB) or [K, N] with row stride ldb;
+    /// in bf16 from `rounded` (a dense [M, K]) when given, else rounding a here.
+    func multiply(transB: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, rounded: UnsafePointer<UInt16>?,
+                  ldb: Int, accumulate: Bool, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        if let f32 {
+            MatMul.product(transA: false, transB: transB, m: m, n: n, k: k, alpha: 1, a: a, lda: lda, b: f32, ldb: ldb,
+                           accumulate: accumulate, c: c, ldc: ldc)
+        } else if let rounded {
+            OneDNN.product(transB: transB, m: m, n: n, k: k, roundedA: rounded, b: bf16!, ldb: ldb, accumulate: accumulate, c: c, ldc: ldc)
+        } else {
+            OneDNN.product(transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: bf16!, ldb: ldb, accumulate: accumulate, c: c, ldc: ldc)
         }
     }
 }

@@ -47,18 +47,6 @@ public final class QuantizedMatrix: @unchecked Sendable {
         }
     }
 
-    /// Rows `range` rounded to bfloat16 into a dense [range.count, columns] matrix, in parallel.
-    public func dequantize(rows range: Range<Int>, intoBFloat16 out: UnsafeMutablePointer<UInt16>) {
-        Parallel.forRanges(range.count, minimumChunk: Swift.max(1, 8192 / Swift.max(columns, 1))) { part in
-            let row = UnsafeMutablePointer<Float>.allocate(capacity: columns)
-            defer { row.deallocate() }
-            for i in part {
-                Dequantize.row(type, bytes + (range.lowerBound + i) * rowBytes, columns: columns, into: row)
-                BFloat16.round(row, into: out + i * columns, count: columns)
-            }
-        }
-    }
-
     /// All values as a Float32 tensor [rows, columns].
     public func dequantized() -> Tensor {
         let t = Tensor(shape: [rows, columns])
