@@ -10,10 +10,9 @@ import EffiCore
 public final class TrainingPass {
     public let decoder: Decoder
     public let checkpointing: Bool
-    /// Rows of the output head processed at once, so [rows, vocabulary] logits stay small: 256,
-    /// or 512 with a quantized head, which each chunk dequantizes twice (forward and input
-    /// gradient) — fewer chunks, fewer passes over its blocks.
-    public var headChunk: Int
+    /// Rows of the output head processed at once, so [rows, vocabulary] logits stay small (a
+    /// quantized head is dequantized twice per chunk, forward and input gradient).
+    public var headChunk = 256
     private var headBuffers: (x: Tensor, h: Tensor, logits: Tensor)?
     /// The first layer whose output held a NaN or infinity in the last forward (nil: none).
     public private(set) var firstNonFiniteLayer: Int?
@@ -32,7 +31,6 @@ public final class TrainingPass {
     public init(decoder: Decoder, checkpointing: Bool = false) {
         self.decoder = decoder
         self.checkpointing = checkpointing
-        if case .quantized = decoder.weights.output.storage { headChunk = 512 } else { headChunk = 256 }
     }
 
     /// Forward, loss and (when `backward`) the backward of one batch. The loss gradient is
