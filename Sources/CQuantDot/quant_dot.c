@@ -37,6 +37,7 @@ typedef struct {
     const char *name;
     float (*row)(int, const uint8_t *, int, const int8_t *, const float *, const float *);
     void (*dequantize)(int, const uint8_t *, int, float *);
+    void (*dequantize_bf16)(int, const uint8_t *, int, uint16_t *);
 } kernel_set;
 
 #if defined(__x86_64__)
@@ -60,8 +61,8 @@ typedef struct {
 #undef K
 #undef DOT32
 
-static const kernel_set avx2_kernels = {"avx2", row_avx2, dequantize_avx2};
-static const kernel_set vnni_kernels = {"avx512-vnni", row_vnni, dequantize_vnni};
+static const kernel_set avx2_kernels = {"avx2", row_avx2, dequantize_avx2, dequantize_bf16_avx2};
+static const kernel_set vnni_kernels = {"avx512-vnni", row_vnni, dequantize_vnni, dequantize_bf16_vnni};
 
 static const kernel_set *best_kernels(void) {
     __builtin_cpu_init();
@@ -120,5 +121,11 @@ int effi_dot_rows(int type, const void *weights, size_t row_bytes, int columns, 
 int effi_dequantize_row(int type, const void *row, int columns, float *y) {
     if (!has_kernel(type, columns)) return -1;
     chosen->dequantize(type, (const uint8_t *)row, columns, y);
+    return 0;
+}
+
+int effi_dequantize_row_bf16(int type, const void *row, int columns, uint16_t *y) {
+    if (!has_kernel(type, columns)) return -1;
+    chosen->dequantize_bf16(type, (const uint8_t *)row, columns, y);
     return 0;
 }

@@ -1,4 +1,5 @@
 import XCTest
+import CQuantDot
 @testable import EffiCore
 
 /// Products with a weight kept in ggml blocks against a Float64 loop over the dequantized weight
@@ -135,6 +136,25 @@ final class QuantizedProductTests: XCTestCase {
             }
         }
         XCTAssertLessThanOrEqual(worst, 1e-5, label)
+    }
+
+    /// The kernels' bf16 dequantisation (the tiles of bf16 products) is the Float32 one rounded by
+    /// BFloat16.round, bit for bit, for both instruction sets.
+    func testBFloat16DequantisationIsTheRoundedFloat32One() throws {
+        let best = QuantizedMatrix.dotKernels
+        try XCTSkipIf(best == "scalar", "no vector kernels on this processor")
+        defer { QuantizedMatrix.limitDotKernels(to: best) }
+        for isa in Set(["avx2", best]) where QuantizedMatrix.limitDotKernels(to: isa) {
+            for type in Self.types {
+                let q = Self.randomMatrix(type, rows: 3, columns: 512, seed: 70), w = q.dequantized()
+                var expected = [UInt16](repeating: 0, count: w.count), ours = [UInt16](repeating: 0, count: w.count)
+                BFloat16.round(w.data, into: &expected, count: w.count)
+                for r in 0..<3 {
+                    XCTAssertEqual(effi_dequantize_row_bf16(Int32(type.rawValue), q.bytes + r * q.rowBytes, 512, &ours[r * 512]), 0)
+                }
+                XCTAssertEqual(ours, expected, "\(isa) \(type.name)")
+            }
+        }
     }
 
     /// Rows looked up one at a time equal the dequantized matrix's rows; Q8_0 quantization

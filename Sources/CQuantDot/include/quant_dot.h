@@ -24,6 +24,9 @@ int effi_dot_rows(int type, const void *weights, size_t row_bytes, int columns, 
 // dequantisation: w = d·v + m per block). Returns 0, or -1 without a kernel for the type.
 int effi_dequantize_row(int type, const void *row, int columns, float *y);
 
+// The same row rounded to bfloat16 (nearest even, NaN kept), as 16-bit patterns into y.
+int effi_dequantize_row_bf16(int type, const void *row, int columns, uint16_t *y);
+
 // The instruction set the kernels use here: "avx512-vnni", "avx2" or "scalar" (none).
 const char *effi_dot_isa(void);
 

@@ -1,3 +1,5 @@
+import CQuantDot
+
 extension QuantizedMatrix {
     /// Values per dequantized panel: 2^20 (4 MiB in Float32, 2 in bf16), so a panel stays in cache
     /// between its dequantisation and its product (tests make it small to get many panels).
@@ -55,7 +57,7 @@ extension QuantizedMatrix {
                     let source = bytes + (range.lowerBound + i) * rowBytes + offset
                     if let f32 = tile.f32 {
                         Dequantize.row(type, source, columns: width, into: f32 + i * width)
-                    } else {
+                    } else if effi_dequantize_row_bf16(Int32(type.rawValue), source, Int32(width), tile.bf16! + i * width) != 0 {
                         Dequantize.row(type, source, columns: width, into: row!)
                         BFloat16.round(row!, into: tile.bf16! + i * width, count: width)
                     }
