@@ -106,26 +106,26 @@ int effi_dot_limit_isa(const char *isa) {
     return strcmp(isa, effi_dot_isa()) == 0 ? 0 : -1;
 }
 
-static int has_kernel(int type, int columns) {
+int effi_dot_supports(int type, int columns) {
     int known = type == 2 || type == 3 || type == 6 || type == 8 || type == 12 || type == 14;
     return kernels() && known && columns % (type >= 12 ? 256 : 32) == 0;
 }
 
 int effi_dot_rows(int type, const void *weights, size_t row_bytes, int columns, int r0, int r1,
                   const int8_t *q, const float *d, const float *dsums, float *y) {
-    if (!has_kernel(type, columns)) return -1;
+    if (!effi_dot_supports(type, columns)) return -1;
     for (int r = r0; r < r1; r++) y[r - r0] = chosen->row(type, (const uint8_t *)weights + (size_t)r * row_bytes, columns, q, d, dsums);
     return 0;
 }
 
 int effi_dequantize_row(int type, const void *row, int columns, float *y) {
-    if (!has_kernel(type, columns)) return -1;
+    if (!effi_dot_supports(type, columns)) return -1;
     chosen->dequantize(type, (const uint8_t *)row, columns, y);
     return 0;
 }
 
 int effi_dequantize_row_bf16(int type, const void *row, int columns, uint16_t *y) {
-    if (!has_kernel(type, columns)) return -1;
+    if (!effi_dot_supports(type, columns)) return -1;
     chosen->dequantize_bf16(type, (const uint8_t *)row, columns, y);
     return 0;
 }

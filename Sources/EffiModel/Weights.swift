@@ -57,13 +57,13 @@ public struct ModelWeights {
             return FrozenLinear(QuantizedMatrix(type: info.type, rows: shape[0], columns: shape[1], bytes: gguf.bytes(of: info), owner: gguf),
                                 precision: precision)
         }
-        func linear(_ name: String, _ shape: [Int], precision: ComputePrecision) throws -> FrozenLinear {
+        func linear(_ name: String, _ shape: [Int]) throws -> FrozenLinear {
             try keptQuantized(name, shape) ?? FrozenLinear(try load(name, shape), precision: precision)
         }
         let embeddingName = TensorName.embedding.gguf(), embeddingShape = TensorName.embedding.shape(c)
         embedding = try keptQuantized(embeddingName, embeddingShape) ?? FrozenLinear(try load(embeddingName, embeddingShape))
         layers = try (0..<c.layers).map { i in
-            try LayerWeights(linear: { try linear($0.gguf(i), $0.shape(c), precision: precision) },
+            try LayerWeights(linear: { try linear($0.gguf(i), $0.shape(c)) },
                              load: { try load($0.gguf(i), $0.shape(c)) }, optional: { try optional($0.gguf(i), $0.shape(c)) })
         }
         outputNorm = try load(TensorName.outputNorm.gguf(), TensorName.outputNorm.shape(c))
@@ -71,7 +71,7 @@ public struct ModelWeights {
             // The embedding is the head itself when quantized or in Float32; a bf16 head is a rounded copy.
             output = embedding.precision == precision ? embedding : FrozenLinear(embedding.values(), precision: precision)
         } else {
-            output = try linear(TensorName.output.gguf(), TensorName.output.shape(c), precision: precision)
+            output = try linear(TensorName.output.gguf(), TensorName.output.shape(c))
         }
     }
 }
@@ -92,9 +92,15 @@ extension LayerWeights {
 }
 
 extension ModelWeights {
-    /// Every linear weight (the embedding first, the head last unless it is the embedding itself).
+    /// The weights a forward multiplies by: every layer's seven, then the head (what each decoded
+    /// token reads once).
+    public var productWeights: [FrozenLinear] {
+        layers.flatMap { l in Site.allCases.map { l.weight(of: $0) } } + [output]
+    }
+
+    /// Every linear weight: the embedding (unless it is the head itself), then `productWeights`.
     public var linearWeights: [FrozenLinear] {
-        [embedding] + layers.flatMap { l in Site.allCases.map { l.weight(of: $0) } } + (output === embedding ? [] : [output])
+        (output === embedding ? [] : [embedding]) + productWeights
     }
 
     /// Bytes of all weights as held (quantized ones in their mapped file), norms and biases included.

@@ -32,43 +32,34 @@ final class BFloat16ProductTests: XCTestCase {
         for (m, out, inWidth) in shapes {
             for accumulate in [false, true] {
                 let w = randomTensor([out, inWidth], seed: UInt64(out * 31 + inWidth))
-                let frozen = FrozenLinear(w, precision: .bfloat16)
-                let x = randomTensor([m, inWidth], seed: UInt64(m)), dy = randomTensor([m, out], seed: UInt64(m + 1))
-                let y = randomTensor([m, out], seed: 7), dx = randomTensor([m, inWidth], seed: 8)
-                let y0 = y.clone(), dx0 = dx.clone()
-                frozen.forward(x, into: y, accumulate: accumulate)
-                frozen.inputGradient(dy, into: dx, accumulate: accumulate)
                 let label = "\(m)×\(out)×\(inWidth) accumulate \(accumulate)"
-                compare(y, base: accumulate ? y0 : nil, rows: m, columns: out, k: inWidth, label: "forward " + label) { i, j, p in
-                    (x[i * inWidth + p], w[j * inWidth + p])
-                }
-                compare(dx, base: accumulate ? dx0 : nil, rows: m, columns: inWidth, k: out, label: "input gradient " + label) { i, j, p in
-                    (dy[i * out + p], w[p * inWidth + j])
+                for expected in frozenProducts(FrozenLinear(w, precision: .bfloat16), values: w, rows: m, accumulate: accumulate,
+                                               seed: UInt64(m), label: label) {
+                    compare(expected)
                 }
             }
         }
     }
 
-    private func compare(_ c: Tensor, base: Tensor?, rows: Int, columns: Int, k: Int, label: String,
-                         _ term: (Int, Int, Int) -> (Float, Float)) {
+    private func compare(_ e: ExpectedProduct) {
         func bf(_ v: Float) -> Double { Double(BFloat16.widen(BFloat16.round(v))) }
         var worstRounded = 0.0, worstExact = 0.0
-        for i in 0..<rows {
-            for j in 0..<columns {
+        for i in 0..<e.result.rows {
+            for j in 0..<e.columns {
                 var rounded = 0.0, exact = 0.0, magnitude = 0.0
-                for p in 0..<k {
-                    let (a, b) = term(i, j, p)
+                for p in 0..<e.k {
+                    let (a, b) = e.term(i, j, p)
                     rounded += bf(a) * bf(b)
                     exact += Double(a) * Double(b)
                     magnitude += abs(Double(a) * Double(b))
                 }
-                let offset = Double(base?[i * columns + j] ?? 0), ours = Double(c[i * columns + j]) - offset
+                let offset = Double(e.base?[i * e.columns + j] ?? 0), ours = Double(e.result[i * e.columns + j]) - offset
                 worstRounded = max(worstRounded, abs(ours - rounded) / magnitude)
                 worstExact = max(worstExact, abs(ours - exact) / magnitude)
             }
         }
-        XCTAssertLessThanOrEqual(worstRounded, 1e-5, "\(label): against bf16-rounded inputs")
-        XCTAssertLessThanOrEqual(worstExact, 1e-2, "\(label): against the Float32 inputs")
+        XCTAssertLessThanOrEqual(worstRounded, 1e-5, "\(e.label): against bf16-rounded inputs")
+        XCTAssertLessThanOrEqual(worstExact, 1e-2, "\(e.label): against the Float32 inputs")
     }
 
     /// More shapes than the primitive cache keeps (it is emptied and refilled on the way): every

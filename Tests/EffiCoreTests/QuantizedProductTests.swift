@@ -55,18 +55,10 @@ final class QuantizedProductTests: XCTestCase {
                 QuantizedMatrix.panelValues = panel
                 for precision in precisions {
                     for accumulate in [false, true] {
-                        let frozen = FrozenLinear(q, precision: precision)
-                        let x = randomTensor([m, columns], seed: 1), dy = randomTensor([m, rows], seed: 2)
-                        let y = randomTensor([m, rows], seed: 3), dx = randomTensor([m, columns], seed: 4)
-                        let y0 = y.clone(), dx0 = dx.clone()
-                        frozen.forward(x, into: y, accumulate: accumulate)
-                        frozen.inputGradient(dy, into: dx, accumulate: accumulate)
                         let label = "\(type.name) \(precision.rawValue) panel of \(panel) values, accumulate \(accumulate)"
-                        compare(y, base: accumulate ? y0 : nil, columns: rows, k: columns, precision: precision, label: "forward " + label) { i, j, p in
-                            (x[i * columns + p], w[j * columns + p])
-                        }
-                        compare(dx, base: accumulate ? dx0 : nil, columns: columns, k: rows, precision: precision, label: "input gradient " + label) { i, j, p in
-                            (dy[i * rows + p], w[p * columns + j])
+                        for expected in frozenProducts(FrozenLinear(q, precision: precision), values: w, rows: m, accumulate: accumulate,
+                                                       seed: 1, label: label) {
+                            compare(expected, precision: precision)
                         }
                     }
                 }
@@ -119,23 +111,22 @@ final class QuantizedProductTests: XCTestCase {
         }
     }
 
-    private func compare(_ c: Tensor, base: Tensor?, columns: Int, k: Int, precision: ComputePrecision, label: String,
-                         _ term: (Int, Int, Int) -> (Float, Float)) {
+    private func compare(_ e: ExpectedProduct, precision: ComputePrecision) {
         func round(_ v: Float) -> Double { precision == .bfloat16 ? Double(BFloat16.widen(BFloat16.round(v))) : Double(v) }
         var worst = 0.0
-        for i in 0..<c.rows {
-            for j in 0..<columns {
+        for i in 0..<e.result.rows {
+            for j in 0..<e.columns {
                 var expected = 0.0, magnitude = 0.0
-                for p in 0..<k {
-                    let (a, b) = term(i, j, p)
+                for p in 0..<e.k {
+                    let (a, b) = e.term(i, j, p)
                     expected += round(a) * round(b)
                     magnitude += abs(Double(a) * Double(b))
                 }
-                let ours = Double(c[i * columns + j]) - Double(base?[i * columns + j] ?? 0)
+                let ours = Double(e.result[i * e.columns + j]) - Double(e.base?[i * e.columns + j] ?? 0)
                 worst = max(worst, abs(ours - expected) / max(magnitude, 1e-30))
             }
         }
-        XCTAssertLessThanOrEqual(worst, 1e-5, label)
+        XCTAssertLessThanOrEqual(worst, 1e-5, e.label)
     }
 
     /// The kernels' bf16 dequantisation (the tiles of bf16 products) is the Float32 one rounded by

@@ -13,6 +13,10 @@ extern "C" {
 // n must be a multiple of 32; q has n entries, d and dsums n/32.
 void effi_quantize_activations(const float *x, int n, int8_t *q, float *d, float *dsums);
 
+// 1 when this processor has kernels for rows of `columns` values of `type` (ggml's type code),
+// else 0 (then effi_dot_rows and the dequantize functions return -1).
+int effi_dot_supports(int type, int columns);
+
 // y[r - r0] = Σ_c W[r, c] · x[c] for rows r in [r0, r1) of a weight of `type` (ggml's type code:
 // 2 Q4_0, 3 Q4_1, 6 Q5_0, 8 Q8_0, 12 Q4_K, 14 Q6_K) whose rows are `row_bytes` apart, against
 // activations quantized by effi_quantize_activations (n = columns). Returns 0, or -1 for a type

@@ -15,10 +15,8 @@ extension QuantizedMatrix {
     @discardableResult
     public static func limitDotKernels(to isa: String) -> Bool { effi_dot_limit_isa(isa) == 0 }
 
-    /// Whether `dotProducts` serves this weight here.
-    var hasDotKernel: Bool {
-        [.q4_0, .q4_1, .q5_0, .q8_0, .q4_K, .q6_K].contains(type) && columns % type.blockSize == 0 && Self.dotKernels != "scalar"
-    }
+    /// Whether `dotProducts` serves this weight here (its type, on this processor).
+    var hasDotKernel: Bool { effi_dot_supports(Int32(type.rawValue), Int32(columns)) != 0 }
 
     /// y_i[M, rows_i] (+)= x[M, columns] · W_iᵀ for weights sharing their input (q, k, v; gate, up)
     /// by dot products: each row of x is quantized once to 8 bits per 32 values (d = max|x| / 127,

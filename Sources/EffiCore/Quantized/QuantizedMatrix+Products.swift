@@ -1,5 +1,3 @@
-import CQuantDot
-
 extension QuantizedMatrix {
     /// Values per dequantized panel: 2^20 (4 MiB in Float32, 2 in bf16), so a panel stays in cache
     /// between its dequantisation and its product (tests make it small to get many panels).
@@ -45,24 +43,10 @@ extension QuantizedMatrix {
         }
     }
 
-    /// W[rows, columns] (columns a whole-block range) into the tile, dense with row stride
-    /// columns.count, in parallel.
+    /// W[rows, columns] into the tile, dense with row stride columns.count.
     private func dequantize(rows range: Range<Int>, columns: Range<Int>, into tile: Tile) {
-        let width = columns.count, offset = columns.lowerBound / type.blockSize * type.blockBytes
         StepProfile.measure(.dequantization) {
-            Parallel.forRanges(range.count, minimumChunk: Swift.max(1, 8192 / Swift.max(width, 1))) { part in
-                let row = tile.bf16 == nil ? nil : UnsafeMutablePointer<Float>.allocate(capacity: width)
-                defer { row?.deallocate() }
-                for i in part {
-                    let source = bytes + (range.lowerBound + i) * rowBytes + offset
-                    if let f32 = tile.f32 {
-                        Dequantize.row(type, source, columns: width, into: f32 + i * width)
-                    } else if effi_dequantize_row_bf16(Int32(type.rawValue), source, Int32(width), tile.bf16! + i * width) != 0 {
-                        Dequantize.row(type, source, columns: width, into: row!)
-                        BFloat16.round(row!, into: tile.bf16! + i * width, count: width)
-                    }
-                }
-            }
+            if let f32 = tile.f32 { dequantize(rows: range, columns: columns, into: f32) } else { dequantize(rows: range, columns: columns, intoBFloat16: tile.bf16!) }
         }
     }
 }

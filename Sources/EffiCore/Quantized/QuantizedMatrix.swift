@@ -1,3 +1,5 @@
+import CQuantDot
+
 /// A [rows, columns] weight kept in a ggml block format and read in place: each row is
 /// columns / blockSize blocks, rows one after another (GGUF's layout for a [out, in] weight). The
 /// bytes usually lie in a memory-mapped GGUF file, which `owner` keeps mapped.
@@ -40,10 +42,33 @@ public final class QuantizedMatrix: @unchecked Sendable {
         Dequantize.row(type, bytes + r * rowBytes, columns: columns, into: out)
     }
 
-    /// Rows `range` as a dense row-major Float32 matrix [range.count, columns], in parallel.
-    public func dequantize(rows range: Range<Int>, into out: UnsafeMutablePointer<Float>) {
-        Parallel.forRanges(range.count, minimumChunk: Swift.max(1, 8192 / Swift.max(columns, 1))) { part in
-            for i in part { Dequantize.row(type, bytes + (range.lowerBound + i) * rowBytes, columns: columns, into: out + i * columns) }
+    /// W[rows, columns] (columns a whole-block range, all by default) as a dense row-major Float32
+    /// matrix with row stride columns.count, in parallel.
+    public func dequantize(rows range: Range<Int>, columns: Range<Int>? = nil, into out: UnsafeMutablePointer<Float>) {
+        forEachRow(range, columns ?? 0..<self.columns) { source, width, i, _ in Dequantize.row(type, source, columns: width, into: out + i * width) }
+    }
+
+    /// The same rounded to bfloat16 (straight from the blocks where the vector kernels serve the type).
+    public func dequantize(rows range: Range<Int>, columns: Range<Int>? = nil, intoBFloat16 out: UnsafeMutablePointer<UInt16>) {
+        forEachRow(range, columns ?? 0..<self.columns) { source, width, i, scratch in
+            if effi_dequantize_row_bf16(Int32(type.rawValue), source, Int32(width), out + i * width) != 0 {
+                Dequantize.row(type, source, columns: width, into: scratch)
+                BFloat16.round(scratch, into: out + i * width, count: width)
+            }
+        }
+    }
+
+    /// `body(first byte, width, i, scratch)` for rows range.lowerBound + i, over threads; `scratch`
+    /// holds `width` floats per thread.
+    private func forEachRow(_ range: Range<Int>, _ columns: Range<Int>,
+                            _ body: (UnsafeRawPointer, Int, Int, UnsafeMutablePointer<Float>) -> Void) {
+        let width = columns.count, offset = columns.lowerBound / type.blockSize * type.blockBytes
+        precondition(columns.lowerBound % type.blockSize == 0 && columns.upperBound % type.blockSize == 0,
+                     "columns \(columns) are not whole \(type.name) blocks")
+        Parallel.forRanges(range.count, minimumChunk: Swift.max(1, 8192 / Swift.max(width, 1))) { part in
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(width, 1))
+            defer { scratch.deallocate() }
+            for i in part { body(bytes + (range.lowerBound + i) * rowBytes + offset, width, i, scratch) }
         }
     }
 

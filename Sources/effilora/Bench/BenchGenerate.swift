@@ -74,7 +74,7 @@ struct BenchGenerate: ParsableCommand {
         }
         // Every layer's linear weights and the head, as held (blocks when quantized).
         let w = decoder.weights
-        let weightBytes = Double(w.layers.reduce(0) { sum, l in sum + Site.allCases.reduce(0) { $0 + l.weight(of: $1).byteCount } } + w.output.byteCount)
+        let weightBytes = Double(w.productWeights.reduce(0) { $0 + $1.byteCount })
         let decodeRate = Double(tokens) / median(decode)
         let report = Report(model: model, computeDtype: precision.rawValue, productKernels: precision.kernels,
                             baseStorage: w.storageSummary, decodeKernels: QuantizedMatrix.dotKernels, promptTokens: promptTokens, decodedTokens: tokens,
