@@ -15,6 +15,22 @@ public struct AdapterConfig: Codable, Sendable, Equatable {
         case vera
         /// A per site, E B-heads and a router per site.
         case hydralora
+        /// LoRA with the weight's row norms re-learned: W' = m ∘ (W + s B A) / ‖W + s B A‖_row (PEFT's use_dora).
+        case dora
+        /// PEFT's Lily: an A per stride_A adjacent layers, num_B B experts shared by every layer of
+        /// a module type, mixed by a per-site router on A x averaged over each sequence's tokens.
+        case lily
+    }
+
+    /// Lily's options, PEFT's names and defaults.
+    public struct LilyOptions: Codable, Sendable, Equatable {
+        /// Adjacent adapted layers sharing one A (per module type).
+        public var strideA = 1
+        /// B experts shared by all layers of a module type.
+        public var numB = 2
+        /// The factor on the update (Lily has no alpha / r).
+        public var scaling: Float = 1
+        public init() {}
     }
     public enum Share: String, Codable, Sendable, CaseIterable {
         /// One A per input width: the model width (q, k, v, o, gate, up) and the FFN width (down).
@@ -57,12 +73,18 @@ public struct AdapterConfig: Codable, Sendable, Equatable {
     public var balance: Float = 0
     /// VeRA's initial value of the d vector.
     public var veraInitialScale: Float = 0.1
+    /// Lily's options (nil for the other methods).
+    public var lily: LilyOptions?
 
     public init() {}
 
-    /// The LoRA scale s: alpha / r, or alpha / √r with rsLoRA; VeRA has none (1).
+    /// The LoRA scale s: alpha / r, or alpha / √r with rsLoRA; VeRA has none (1); Lily its `scaling`.
     public var scale: Float {
-        method == .vera ? 1 : rslora ? alpha / Float(rank).squareRoot() : alpha / Float(rank)
+        switch method {
+        case .vera: 1
+        case .lily: lily?.scaling ?? 1
+        default: rslora ? alpha / Float(rank).squareRoot() : alpha / Float(rank)
+        }
     }
 
     /// B-heads per site.
@@ -82,6 +104,14 @@ public struct AdapterConfig: Codable, Sendable, Equatable {
             throw fail("experts = \(experts) needs method effilora or hydralora, not \(method.rawValue)")
         }
         if share != .input && method != .effilora { throw fail("share = \(share.rawValue) applies to method effilora only") }
+        if method == .lily {
+            guard let lily else { throw fail("method lily needs its options (stride_A, num_B, scaling)") }
+            guard lily.strideA >= 1 else { throw fail("stride_A must be ≥ 1, got \(lily.strideA)") }
+            guard lily.numB >= 1 else { throw fail("num_B must be ≥ 1, got \(lily.numB)") }
+            guard dropout == 0 else { throw fail("Lily has no dropout (PEFT's has none); got dropout \(dropout)") }
+        } else if lily != nil {
+            throw fail("Lily's options (stride_A, num_B, scaling) apply to method lily only, not \(method.rawValue)")
+        }
         if router == .topk && !(1...experts).contains(topK) { throw fail("top_k must be in 1...\(experts), got \(topK)") }
         if let bad = layers.first(where: { !(0..<config.layers).contains($0) }) {
             throw fail("layer \(bad) does not exist; the model has layers 0...\(config.layers - 1)")

@@ -24,4 +24,12 @@ extension Adapters {
     public var liveParameters: [Parameter] {
         parameters.filter { p in p.key.layer.map { layerModes[$0] != .dropped } ?? true }
     }
+
+    /// Why the Reducer cannot freeze or drop single layers' branches (their B's are shared by
+    /// every layer: Lily), or nil when it can.
+    public var notReducibleByLayer: String? {
+        guard let shared = parameters.first(where: { if case .sharedHead = $0.key { true } else { false } }) else { return nil }
+        return "method \(config.method.rawValue) shares its B experts (\(shared.name), …) across every layer, so the Reducer cannot freeze "
+            + "or drop one layer's B's; train it without --reducer-keep"
+    }
 }

@@ -60,33 +60,33 @@ public final class Adapters: DecoderAdapter {
     }
 
     /// The branches of `layer` reading `input` add their Δy into `outputs`; `pass` nil is inference.
-    func forward(layer: Int, input: SiteInput, x: Tensor, outputs: [Site: Tensor], keyMask: [Bool]?, in pass: AdapterPass?) {
+    func forward(layer: Int, input: SiteInput, x: Tensor, outputs: [Site: Tensor], rows: TokenRows, in pass: AdapterPass?) {
         let context = pass?.context ?? .inference
         guard let g = groups[layer][input], layerModes[layer] != .dropped, context.suppressedLayer != layer else { return }
-        g.forward(x: x, outputs: outputs, keyMask: keyMask, context: context, results: pass?.results,
+        g.forward(x: x, outputs: outputs, rows: rows, context: context, results: pass?.results,
                   saved: pass?.activations(layer: layer, input: input) ?? GroupActivations())
     }
 
     /// The backward of `forward` in the same pass (a suppressed branch contributed nothing and
     /// gets nothing).
-    func backward(layer: Int, input: SiteInput, x: Tensor, outputGradients: [Site: Tensor], dx: Tensor, keyMask: [Bool]?, in pass: AdapterPass?) {
+    func backward(layer: Int, input: SiteInput, x: Tensor, outputGradients: [Site: Tensor], dx: Tensor, rows: TokenRows, in pass: AdapterPass?) {
         guard let pass else { return }
         let context = pass.context
         guard let g = groups[layer][input], layerModes[layer] != .dropped, context.suppressedLayer != layer else { return }
         // The shared A's learn from active layers only, unless a_grad: all.
         let sharedLearns = layerModes[layer] == .active || context.sharedProjectionsLearnFromFrozenLayers
-        g.backward(x: x, outputGradients: outputGradients, dx: dx, keyMask: keyMask, sharedLearns: sharedLearns, context: context,
+        g.backward(x: x, outputGradients: outputGradients, dx: dx, rows: rows, sharedLearns: sharedLearns, context: context,
                    results: pass.results, saved: pass.activations(layer: layer, input: input))
     }
 
     // MARK: DecoderAdapter (inference)
 
-    public func forward(layer: Int, input: SiteInput, x: Tensor, outputs: [Site: Tensor], keyMask: [Bool]?) {
-        forward(layer: layer, input: input, x: x, outputs: outputs, keyMask: keyMask, in: nil)
+    public func forward(layer: Int, input: SiteInput, x: Tensor, outputs: [Site: Tensor], rows: TokenRows) {
+        forward(layer: layer, input: input, x: x, outputs: outputs, rows: rows, in: nil)
     }
 
     /// Inference has no backward (`lowestLayerNeedingGradients` is nil): bind a pass to train.
-    public func backward(layer: Int, input: SiteInput, x: Tensor, outputGradients: [Site: Tensor], dx: Tensor, keyMask: [Bool]?) {}
+    public func backward(layer: Int, input: SiteInput, x: Tensor, outputGradients: [Site: Tensor], dx: Tensor, rows: TokenRows) {}
 
     /// None: inference computes no gradients (bind a pass with `pass(_:gradients:)` to train).
     public var lowestLayerNeedingGradients: Int? { nil }

@@ -29,8 +29,8 @@ final class InputGroup {
 
     private func slot(_ router: Parameter) -> RouterSlot { RouterSlot(layer: layer, input: input, key: router.key) }
 
-    func forward(x: Tensor, outputs: [Site: Tensor], keyMask: [Bool]?, context: PassContext, results: PassResults?, saved: GroupActivations) {
-        let n = x.rows
+    func forward(x: Tensor, outputs: [Site: Tensor], rows: TokenRows, context: PassContext, results: PassResults?, saved: GroupActivations) {
+        let n = x.rows, keyMask = rows.keyMask
         let xd = dropout(x, context)?.x ?? x
         if saved.u.count != projections.count || saved.u.first?.rows != n {
             saved.u = projections.map { Tensor(shape: [n, $0.value.rows]) }
@@ -48,22 +48,27 @@ final class InputGroup {
         }
         for (i, branch) in branches.enumerated() {
             guard let y = outputs[branch.site] else { continue }
-            branch.forward(x: x, u: u[projectionOf[i]], routerWeights: routerOf[i].map { weights[$0] }, into: y)
+            branch.forward(BranchInput(x: xd, u: u[projectionOf[i]], routerWeights: routerOf[i].map { weights[$0] }, rows: rows), into: y)
         }
     }
 
     /// `sharedLearns`: whether A's shared across layers take a gradient from this layer.
-    func backward(x: Tensor, outputGradients: [Site: Tensor], dx: Tensor, keyMask: [Bool]?, sharedLearns: Bool,
+    func backward(x: Tensor, outputGradients: [Site: Tensor], dx: Tensor, rows: TokenRows, sharedLearns: Bool,
                   context: PassContext, results: PassResults, saved: GroupActivations) {
         precondition(saved.u.first?.rows == x.rows, "layer \(layer) \(input.rawValue): the backward needs this pass's forward first")
-        let n = x.rows, gradients = results.gradients, u = saved.u, weights = saved.weights
+        let n = x.rows, keyMask = rows.keyMask, gradients = results.gradients, u = saved.u, weights = saved.weights
+        // The branches read xd = dropout(x) = x ∘ mask and add ∂L/∂xd into dxd; dx += dxd ∘ mask.
+        // The mask is drawn again (the same draw) rather than kept from the forward.
+        let dropped = dropout(x, context)
+        let xd = dropped?.x ?? x, dxd = dropped == nil ? dx : Tensor(shape: x.shape)
         let du = projections.map { Tensor(shape: [n, $0.value.rows]) }
         let dw = routers.map { Tensor(shape: [n, $0.value.rows]) }
         var branchDot = 0.0
         for (i, branch) in branches.enumerated() {
             guard let dy = outputGradients[branch.site] else { continue }
-            branchDot += branch.backward(BranchBackward(x: x, dx: dx, u: u[projectionOf[i]], dy: dy, du: du[projectionOf[i]],
-                                                        routerWeights: routerOf[i].map { weights[$0] }, dRouterWeights: routerOf[i].map { dw[$0] },
+            let input = BranchInput(x: xd, u: u[projectionOf[i]], routerWeights: routerOf[i].map { weights[$0] }, rows: rows)
+            branchDot += branch.backward(BranchBackward(input: input, dx: dxd, dy: dy, du: du[projectionOf[i]],
+                                                        dRouterWeights: routerOf[i].map { dw[$0] },
                                                         gradients: gradients, measuresDot: context.measuresBranchDots))
         }
         for (j, router) in routers.enumerated() {
@@ -73,21 +78,14 @@ final class InputGroup {
             Router.backward(x: x, router: router.value, gradient: gradients?.accumulator(router), weights: weights[j], dWeights: dw[j], dx: dx)
         }
         if context.measuresBranchDots { results.addBranchDot(branchDot, layer: layer) }
-        // dA += duᵀ dropout(x);  dx += (du A) ∘ mask. The mask is drawn again (the same draw)
-        // rather than kept from the forward.
-        let dropped = dropout(x, context)
+        // dA += duᵀ xd;  dxd += du A
         for (i, a) in projections.enumerated() {
             if a.key.layer != nil || sharedLearns, let da = gradients?.accumulator(a) {
-                MatMul.tn(du[i], dropped?.x ?? x, into: da, accumulate: true)
+                MatMul.tn(du[i], xd, into: da, accumulate: true)
             }
-            if let mask = dropped?.mask {
-                let dxd = Tensor(shape: x.shape)
-                MatMul.nn(du[i], a.value, into: dxd)
-                for e in 0..<dx.count { dx[e] += mask[e] * dxd[e] }
-            } else {
-                MatMul.nn(du[i], a.value, into: dx, accumulate: true)
-            }
+            MatMul.nn(du[i], a.value, into: dxd, accumulate: true)
         }
+        if let mask = dropped?.mask { for e in 0..<dx.count { dx[e] += mask[e] * dxd[e] } }
     }
 
     /// dropout(x) = x ∘ mask with mask ∈ {0, 1/(1 − p)} drawn from (seed, micro-batch, layer,

@@ -26,46 +26,53 @@ extension Adapters {
     /// left out; frozen ones keep theirs.
     public func loraFactors() throws -> [LoRAFactor] {
         if let reason = notAFixedLowRankUpdate { throw AdapterError(reason) }
-        var factors: [LoRAFactor] = []
-        for layer in groups.indices where layerModes[layer] != .dropped {
-            for input in SiteInput.allCases {
-                guard let g = groups[layer][input] else { continue }
-                for branch in g.branches.sorted(by: { $0.site < $1.site }) {
-                    let f = try branch.loraFactor(a: branch.projection.value)
-                    factors.append(LoRAFactor(layer: layer, site: branch.site, a: f.a, b: f.b, scale: f.scale))
-                }
-            }
+        return try liveBranches.map { layer, branch in
+            let f = try branch.loraFactor(a: branch.projection.value)
+            return LoRAFactor(layer: layer, site: branch.site, a: f.a, b: f.b, scale: f.scale)
         }
-        return factors
     }
 
-    /// Adds each site's scale · B A into the base weights (in place): the model then computes what
-    /// the model with this adapter computed, without the adapter.
+    /// Folds each site's update into the base weights (in place; LoRA-like methods add scale · B A,
+    /// DoRA rescales the rows): the model then computes what the model with this adapter computed,
+    /// without the adapter.
     public func fuse(into weights: ModelWeights) throws {
+        if let reason = notAFixedLowRankUpdate { throw AdapterError(reason) }
         guard weights.layers.count == modelConfig.layers else {
             throw AdapterError("the adapter is for \(modelConfig.layers) layers, the weights have \(weights.layers.count)")
         }
-        for f in try loraFactors() {
-            guard let w = weights.layers[f.layer].weight(of: f.site).float32 else {
+        for (layer, branch) in liveBranches {
+            guard let w = weights.layers[layer].weight(of: branch.site).float32 else {
                 throw AdapterError("fusing needs the base in Float32 (load it with --compute-dtype f32), not \(weights.precision.rawValue)")
             }
-            guard w.shape == [f.b.rows, f.a.columns] else {
-                throw AdapterError("layer \(f.layer) \(f.site.rawValue): weight \(w.shape) does not match the adapter's [\(f.b.rows), \(f.a.columns)]")
+            let a = branch.projection.value
+            guard w.shape == [branch.site.outputWidth(modelConfig), a.columns] else {
+                throw AdapterError("layer \(layer) \(branch.site.rawValue): weight \(w.shape) does not match the adapter's [\(branch.site.outputWidth(modelConfig)), \(a.columns)]")
             }
-            MatMul.nn(f.b, f.a, into: w, alpha: f.scale, accumulate: true)
+            try branch.fold(into: w, a: a)
         }
     }
 
-    /// Moves the rows of every q/k B (and expert head) from one Q/K row order to the other, so an
-    /// adapter trained on a GGUF llama model means the same on its Hugging Face form and back.
-    /// VeRA's B is frozen and shared with v, so it cannot be reordered for q/k alone.
+    /// The branches of the layers the Reducer did not drop, layer by layer in site order.
+    var liveBranches: [(layer: Int, branch: AdapterBranch)] {
+        groups.indices.filter { layerModes[$0] != .dropped }.flatMap { layer in
+            SiteInput.allCases.compactMap { groups[layer][$0] }.flatMap(\.branches).sorted { $0.site < $1.site }.map { (layer, $0) }
+        }
+    }
+
+    /// Moves the rows of every q/k B (and expert head, DoRA magnitude) from one Q/K row order to the
+    /// other, so an adapter trained on a GGUF llama model means the same on its Hugging Face form and
+    /// back. A parameter shared by several q (or k) sites is moved once; one shared with other sites
+    /// (VeRA's B, shared with v) cannot be moved, and the branch says so.
     public func reorderQKRows(from: RoPELayout, to: RoPELayout) throws {
         guard from != to else { return }
+        var moved = Set<ObjectIdentifier>()
         for layer in groups.indices {
             for g in groups[layer].values {
                 for branch in g.branches {
                     guard let heads = QKRowOrder.heads(of: branch.site, modelConfig) else { continue }
-                    try branch.reorderOutputRows { QKRowOrder.reorder($0, heads: heads, from: from, to: to) }
+                    for p in try branch.outputRowParameters() where moved.insert(ObjectIdentifier(p)).inserted {
+                        p.value.copy(from: QKRowOrder.reorder(p.value, heads: heads, from: from, to: to))
+                    }
                 }
             }
         }

@@ -7,6 +7,8 @@ public enum ParameterKey: Hashable, Sendable {
     case sharedProjection(ShareGroup)
     /// VeRA's frozen random matrices, shared by every site of one width: A [r, width] or B [width, r].
     case veraShared(VeRAMatrix, width: Int)
+    /// Expert e of the B's one module type shares across every layer (Lily), [d_out, r].
+    case sharedHead(Site, expert: Int)
     /// The router over the B experts of the sites of one layer that read one input (EffiLoRA).
     case inputRouter(layer: Int, input: SiteInput)
     /// A parameter of one site.
@@ -26,16 +28,18 @@ public enum ParameterKey: Hashable, Sendable {
         case a
         /// Its B, or expert e's B of several (`expert` nil: the only one).
         case b(expert: Int?)
-        /// Its own router (HydraLoRA).
+        /// Its own router (HydraLoRA: on x; Lily: on A x).
         case router
         /// VeRA's trainable vectors: d scales u, b scales the output.
         case veraD, veraB
+        /// DoRA's magnitude m [d_out].
+        case magnitude
     }
 
     /// The layer the parameter belongs to; nil for those shared across layers.
     public var layer: Int? {
         switch self {
-        case .sharedProjection, .veraShared: nil
+        case .sharedProjection, .veraShared, .sharedHead: nil
         case .inputRouter(let layer, _), .site(let layer, _, _): layer
         }
     }
@@ -47,6 +51,7 @@ public enum ParameterKey: Hashable, Sendable {
         case .sharedProjection(.ffnWidth): "A.ffn_width"
         case .sharedProjection(.type(let site)): "A.\(site.rawValue)"
         case .veraShared(let m, let width): "vera.\(m == .a ? "A" : "B").\(width)"
+        case .sharedHead(let site, let e): "B.\(site.rawValue).\(e)"
         case .inputRouter(let layer, let input): "layers.\(layer).router.\(input.rawValue)"
         case .site(let layer, let site, let role):
             "layers.\(layer).\(site.rawValue)." + {
@@ -57,6 +62,7 @@ public enum ParameterKey: Hashable, Sendable {
                 case .router: "router"
                 case .veraD: "vera_d"
                 case .veraB: "vera_b"
+                case .magnitude: "magnitude"
                 }
             }()
         }

@@ -99,15 +99,15 @@ public final class AdapterPass: DecoderAdapter {
         return made
     }
 
-    public func forward(layer: Int, input: SiteInput, x: Tensor, outputs: [Site: Tensor], keyMask: [Bool]?) {
+    public func forward(layer: Int, input: SiteInput, x: Tensor, outputs: [Site: Tensor], rows: TokenRows) {
         let start = monotonicSeconds()
-        adapters.forward(layer: layer, input: input, x: x, outputs: outputs, keyMask: keyMask, in: self)
+        adapters.forward(layer: layer, input: input, x: x, outputs: outputs, rows: rows, in: self)
         results.adapterSeconds += monotonicSeconds() - start
     }
 
-    public func backward(layer: Int, input: SiteInput, x: Tensor, outputGradients: [Site: Tensor], dx: Tensor, keyMask: [Bool]?) {
+    public func backward(layer: Int, input: SiteInput, x: Tensor, outputGradients: [Site: Tensor], dx: Tensor, rows: TokenRows) {
         let start = monotonicSeconds()
-        adapters.backward(layer: layer, input: input, x: x, outputGradients: outputGradients, dx: dx, keyMask: keyMask, in: self)
+        adapters.backward(layer: layer, input: input, x: x, outputGradients: outputGradients, dx: dx, rows: rows, in: self)
         results.adapterSeconds += monotonicSeconds() - start
     }
 

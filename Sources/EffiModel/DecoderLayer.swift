@@ -61,42 +61,42 @@ extension Decoder {
     ///   g, u = W h(x) + Δ;  m = silu(g) ∘ u;  x += Wdown m + Δdown
     func forwardLayer(_ l: Int, x: Tensor, state s: LayerState, batch: Int, seqLen: Int, positionOffset: Int,
                       adapter: DecoderAdapter?, keyMask: [Bool]?, attend: (Tensor, Tensor, Tensor, Tensor) -> Void) {
-        let c = config, w = weights.layers[l]
+        let c = config, w = weights.layers[l], rows = TokenRows(sequences: batch, keyMask: keyMask)
         RMSNorm.forward(x: x, weight: w.attentionNorm, eps: c.normEpsilon, out: s.h, rstd: s.rstd1)
         project(s.h, [(w.q, w.qBias, s.q), (w.k, w.kBias, s.k), (w.v, w.vBias, s.v)])
-        adapter?.forward(layer: l, input: .attention, x: s.h, outputs: [.q: s.q, .k: s.k, .v: s.v], keyMask: keyMask)
+        adapter?.forward(layer: l, input: .attention, x: s.h, outputs: [.q: s.q, .k: s.k, .v: s.v], rows: rows)
         rope.forward(s.q, batch: batch, seqLen: seqLen, heads: c.heads, positionOffset: positionOffset)
         rope.forward(s.k, batch: batch, seqLen: seqLen, heads: c.kvHeads, positionOffset: positionOffset)
         attend(s.q, s.k, s.v, s.attended)
         w.o.forward(s.attended, into: x, accumulate: true)
-        adapter?.forward(layer: l, input: .attentionOutput, x: s.attended, outputs: [.o: x], keyMask: keyMask)
+        adapter?.forward(layer: l, input: .attentionOutput, x: s.attended, outputs: [.o: x], rows: rows)
         s.xMid?.copy(from: x)
         RMSNorm.forward(x: x, weight: w.ffnNorm, eps: c.normEpsilon, out: s.h, rstd: s.rstd2)
         FrozenLinear.forward(s.h, [(w.gate, s.gate), (w.up, s.up)])
-        adapter?.forward(layer: l, input: .ffn, x: s.h, outputs: [.gate: s.gate, .up: s.up], keyMask: keyMask)
+        adapter?.forward(layer: l, input: .ffn, x: s.h, outputs: [.gate: s.gate, .up: s.up], rows: rows)
         SwiGLU.forward(gate: s.gate, up: s.up, out: s.act)
         w.down.forward(s.act, into: x, accumulate: true)
-        adapter?.forward(layer: l, input: .ffnHidden, x: s.act, outputs: [.down: x], keyMask: keyMask)
+        adapter?.forward(layer: l, input: .ffnHidden, x: s.act, outputs: [.down: x], rows: rows)
     }
 
     /// The backward of `forwardLayer` for activations: `dx` holds ∂L/∂x'' on entry and ∂L/∂x on
     /// exit; `input` is the layer's input x and `a` what its forward saved (with the residual x').
     func backwardLayer(_ l: Int, dx: Tensor, input xIn: Tensor, saved a: LayerState, scratch s: LayerScratch, batch b: Int, seqLen t: Int,
                        adapter: DecoderAdapter, keyMask: [Bool]?) {
-        let c = config, w = weights.layers[l], xMid = a.xMid!
+        let c = config, w = weights.layers[l], xMid = a.xMid!, rows = TokenRows(sequences: b, keyMask: keyMask)
         // FFN block: x'' = x' + Wdown m + Δdown(m),  m = silu(g) ∘ u
         SwiGLU.forward(gate: a.gate, up: a.up, out: s.act)
         w.down.inputGradient(dx, into: s.dAct)
-        adapter.backward(layer: l, input: .ffnHidden, x: s.act, outputGradients: [.down: dx], dx: s.dAct, keyMask: keyMask)
+        adapter.backward(layer: l, input: .ffnHidden, x: s.act, outputGradients: [.down: dx], dx: s.dAct, rows: rows)
         SwiGLU.backward(dOut: s.dAct, gate: a.gate, up: a.up, dGate: s.dGate, dUp: s.dUp)
         RMSNorm.forward(x: xMid, weight: w.ffnNorm, eps: c.normEpsilon, out: s.h, rstd: a.rstd2)
         w.gate.inputGradient(s.dGate, into: s.dh)
         w.up.inputGradient(s.dUp, into: s.dh, accumulate: true)
-        adapter.backward(layer: l, input: .ffn, x: s.h, outputGradients: [.gate: s.dGate, .up: s.dUp], dx: s.dh, keyMask: keyMask)
+        adapter.backward(layer: l, input: .ffn, x: s.h, outputGradients: [.gate: s.dGate, .up: s.dUp], dx: s.dh, rows: rows)
         RMSNorm.backward(dy: s.dh, x: xMid, weight: w.ffnNorm, rstd: a.rstd2, dx: dx, accumulate: true)
         // Attention block: x' = x + Wo a + Δo(a)
         w.o.inputGradient(dx, into: s.dAttended)
-        adapter.backward(layer: l, input: .attentionOutput, x: a.attended, outputGradients: [.o: dx], dx: s.dAttended, keyMask: keyMask)
+        adapter.backward(layer: l, input: .attentionOutput, x: a.attended, outputGradients: [.o: dx], dx: s.dAttended, rows: rows)
         attention.backward(dOut: s.dAttended, q: a.q, k: a.k, v: a.v, out: a.attended, lse: a.lse,
                            batch: b, seqLen: t, keyMask: keyMask, dq: s.dq, dk: s.dk, dv: s.dv)
         rope.backward(s.dq, batch: b, seqLen: t, heads: c.heads)
@@ -105,7 +105,7 @@ extension Decoder {
         w.q.inputGradient(s.dq, into: s.dh)
         w.k.inputGradient(s.dk, into: s.dh, accumulate: true)
         w.v.inputGradient(s.dv, into: s.dh, accumulate: true)
-        adapter.backward(layer: l, input: .attention, x: s.h, outputGradients: [.q: s.dq, .k: s.dk, .v: s.dv], dx: s.dh, keyMask: keyMask)
+        adapter.backward(layer: l, input: .attention, x: s.h, outputGradients: [.q: s.dq, .k: s.dk, .v: s.dv], dx: s.dh, rows: rows)
         RMSNorm.backward(dy: s.dh, x: xIn, weight: w.attentionNorm, rstd: a.rstd1, dx: dx, accumulate: true)
     }
 }

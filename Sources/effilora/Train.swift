@@ -111,6 +111,7 @@ struct Train: ParsableCommand {
             throw ValidationError("--max-seq-length \(maxSeqLength) exceeds the model's context of \(lm.decoder.config.contextLength)")
         }
         let adapters = try Adapters(config: try adapter.config(for: lm.decoder.config, seed: seed), model: lm.decoder.config, weights: lm.decoder.weights)
+        if reducerKeep != nil, let reason = adapters.notReducibleByLayer { throw ValidationError("--reducer-keep: \(reason)") }
         var dataOptions = Dataset.Options()
         dataOptions.maxSeqLen = maxSeqLength
         dataOptions.maskPrompt = maskPrompt

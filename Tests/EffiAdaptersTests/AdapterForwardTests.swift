@@ -28,7 +28,7 @@ final class AdapterForwardTests: XCTestCase {
         var rng = SplitMix64(seed: 8)
         for i in 0..<x.count { x[i] = rng.nextFloat(in: -1...1) }
         let q = Tensor(shape: [n, 8]), k = Tensor(shape: [n, 4])
-        a.forward(layer: 0, input: .attention, x: x, outputs: [.q: q, .k: k], keyMask: nil)
+        a.forward(layer: 0, input: .attention, x: x, outputs: [.q: q, .k: k], rows: TokenRows(sequences: 1, keyMask: nil))
         for (site, y) in [(Site.q, q), (.k, k)] {
             for t in 0..<n {
                 let want = expected(site, Array(x.array[t * 8..<(t + 1) * 8]))

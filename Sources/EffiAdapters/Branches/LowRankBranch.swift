@@ -15,8 +15,8 @@ final class LowRankBranch: AdapterBranch {
         self.site = site; self.projection = projection; self.b = b; self.scale = scale
     }
 
-    func forward(x: Tensor, u: Tensor, routerWeights: Tensor?, into y: Tensor) {
-        MatMul.nt(u, b.value, into: y, alpha: scale, accumulate: true)
+    func forward(_ input: BranchInput, into y: Tensor) {
+        MatMul.nt(input.u, b.value, into: y, alpha: scale, accumulate: true)
     }
 
     func backward(_ g: BranchBackward) -> Double {
@@ -34,5 +34,5 @@ final class LowRankBranch: AdapterBranch {
 
     func loraFactor(a: Tensor) throws -> (a: Tensor, b: Tensor, scale: Float) { (a, b.value, scale) }
 
-    func reorderOutputRows(_ reorder: (Tensor) -> Tensor) throws { b.value.copy(from: reorder(b.value)) }
+    func outputRowParameters() -> [Parameter] { [b] }
 }

@@ -17,8 +17,8 @@ final class RoutedBranch: AdapterBranch {
         self.site = site; self.projection = projection; self.router = router; self.heads = heads; self.scale = scale
     }
 
-    func forward(x: Tensor, u: Tensor, routerWeights: Tensor?, into y: Tensor) {
-        let w = routerWeights!, z = Tensor(shape: u.shape)
+    func forward(_ input: BranchInput, into y: Tensor) {
+        let u = input.u, w = input.routerWeights!, z = Tensor(shape: u.shape)
         for (e, head) in heads.enumerated() {
             scaleRows(u, by: w, column: e, into: z)
             MatMul.nt(z, head.value, into: y, alpha: scale, accumulate: true)
@@ -42,9 +42,7 @@ final class RoutedBranch: AdapterBranch {
         throw AdapterError("\(heads.count) B experts mixed by an input-dependent router change the update token by token: it is not a LoRA and cannot be fused. Use it with effilora's own generate, score and eval")
     }
 
-    func reorderOutputRows(_ reorder: (Tensor) -> Tensor) throws {
-        for head in heads { head.value.copy(from: reorder(head.value)) }
-    }
+    func outputRowParameters() -> [Parameter] { heads }
 }
 
 /// z[t, :] = w[t, column] · u[t, :].

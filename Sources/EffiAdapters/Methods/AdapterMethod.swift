@@ -17,6 +17,8 @@ extension AdapterConfig.Method {
         case .loraFA: LoRAFA.self
         case .vera: VeRA.self
         case .hydralora: HydraLoRA.self
+        case .dora: DoRA.self
+        case .lily: Lily.self
         }
     }
 }

@@ -41,8 +41,8 @@ final class VeRABranch: AdapterBranch {
         return p
     }
 
-    func forward(x: Tensor, u: Tensor, routerWeights: Tensor?, into y: Tensor) {
-        addScaledColumns(product(u), b.value, into: y)
+    func forward(_ input: BranchInput, into y: Tensor) {
+        addScaledColumns(product(input.u), b.value, into: y)
     }
 
     func backward(_ g: BranchBackward) -> Double {
@@ -65,7 +65,7 @@ final class VeRABranch: AdapterBranch {
         return (a2, b2, 1)
     }
 
-    func reorderOutputRows(_ reorder: (Tensor) -> Tensor) throws {
+    func outputRowParameters() throws -> [Parameter] {
         throw AdapterError("a VeRA adapter on \(site.rawValue) cannot be moved between the GGUF and Hugging Face Q/K row orders (its B is shared with other sites); export it as PEFT LoRA instead")
     }
 }

@@ -112,7 +112,7 @@ struct BenchTrain: ParsableCommand {
                          + 2 * head + backwardLayers * (2 * perLayer + 8 * t * d)) / 1e9
         let limit = productLimit(m: batch * seqLen, n: c.ffnWidth, k: c.modelWidth, precision: precision)
         let report = Report(model: model, method: adapter.method.rawValue, computeDtype: precision.rawValue,
-                            productKernels: precision.kernels, batch: batch, seqLen: seqLen, rank: adapter.rank,
+                            productKernels: precision.kernels, batch: batch, seqLen: seqLen, rank: adapters.config.rank,
                             trainableParameters: adapters.liveParameters.filter(\.trainable).reduce(0) { $0 + $1.value.count },
                             tokensPerSecond: n / seconds, secondsPerStep: seconds, adapterSecondsPerStep: adapterSeconds,
                             adapterFraction: adapterSeconds / seconds, breakdownSecondsPerStep: breakdown, gflopPerStep: gflop, achievedGFLOPS: gflop / seconds,
@@ -128,7 +128,7 @@ struct BenchTrain: ParsableCommand {
             print(String(format: "step breakdown (median step, s): base products %.3f (of which bf16 input rounding %.3f, dequantisation %.3f), attention %.3f, adapters %.3f, other %.3f",
                          products, medianStep.parts[.inputRounding] ?? 0, medianStep.parts[.dequantization] ?? 0, attention, medianStep.adapter, breakdown["other"]!))
             print(String(format: "train %@ %d×%d r%d: %.0f tokens/s, %.2f s/step (adapters %.3f s = %.1f%%), %.0f GFLOP/s = %.0f%% of %.0f; %d trainable; peak RSS %.0f MiB",
-                         adapter.method.rawValue, batch, seqLen, adapter.rank, report.tokensPerSecond, seconds, adapterSeconds, 100 * report.adapterFraction,
+                         adapter.method.rawValue, batch, seqLen, adapters.config.rank, report.tokensPerSecond, seconds, adapterSeconds, 100 * report.adapterFraction,
                          report.achievedGFLOPS, 100 * report.fractionOfLimit, limit, report.trainableParameters, report.peakResidentMiB))
         }
     }

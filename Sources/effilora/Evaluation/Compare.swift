@@ -200,7 +200,7 @@ struct Compare: ParsableCommand {
             let examples = train.iters * train.batchSize * train.gradAccumulation
             emit(String(format: "budget: %d steps × %d examples = %d examples of %@/train.jsonl (%d lines, %.2f epochs), rank %d, seed %llu",
                         train.iters, train.batchSize * train.gradAccumulation, examples, dataFolder, lines,
-                        Double(examples) / Double(max(lines, 1)), train.adapter.rank, train.seed))
+                        Double(examples) / Double(max(lines, 1)), train.adapter.effectiveRank, train.seed))
         }
         let counts = try sources.map { source in min(try readJSONLines(source.file).count, s.limit > 0 ? s.limit : .max) }
         let smallest = counts.min() ?? 0
