@@ -14,41 +14,66 @@ public enum PEFT {
 
     /// The tensor name of a site's lora_A (`matrix` "A") or lora_B ("B").
     public static func tensorName(layer: Int, site: Site, matrix: String) -> String {
-        "base_model.model.\(moduleName(layer: layer, site: site)).lora_\(matrix).weight"
+        tensorName(layer: layer, site: site, "lora_\(matrix).weight")
     }
+
+    /// The tensor name of a site's parameter `suffix` (`lora_magnitude_vector`, `lily_A.weight`, …).
+    public static func tensorName(layer: Int, site: Site, _ suffix: String) -> String {
+        "base_model.model.\(moduleName(layer: layer, site: site)).\(suffix)"
+    }
+
+    /// DoRA's magnitude of a site.
+    public static func magnitudeName(layer: Int, site: Site) -> String { tensorName(layer: layer, site: site, "lora_magnitude_vector") }
+
+    /// Writes the folder: the safetensors file and the config.
+    static func write(_ writer: SafetensorsWriter, config json: [String: Any], to folder: String) throws {
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try writer.write(to: (folder as NSString).appendingPathComponent(weightsName))
+        let data = try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        try writeAtomically(data, to: (folder as NSString).appendingPathComponent(configName))
+    }
+
+    /// `layers_to_transform` / `layers_pattern`: null when every layer is adapted.
+    static func layerSelection(_ layers: [Int], of model: ModelConfig) -> [String: Any] {
+        let all = layers.count == model.layers
+        return ["layers_to_transform": all ? NSNull() : layers as Any, "layers_pattern": all ? NSNull() : "layers" as Any]
+    }
+
+    /// The module names PEFT matches (`q_proj`, …).
+    static func targetModules(_ targets: [Site]) -> [String] { targets.map { String($0.huggingFaceModule.split(separator: ".").last!) } }
 }
 
 extension Adapters {
-    /// Writes the adapter as a PEFT LoRA folder that `PeftModel.from_pretrained` loads onto the
-    /// Hugging Face form of the base: EffiLoRA's shared A is written out at every site, VeRA's
-    /// vectors are folded into per-site A and B (scale 1), the Reducer's dropped layers are left
-    /// out (`layers_to_transform` lists the rest), and q/k B rows trained on a GGUF llama model
-    /// are put back in Hugging Face order. A routed multi-B adapter is refused with the reason.
+    /// Writes the adapter as a PEFT folder that `PeftModel.from_pretrained` loads onto the Hugging
+    /// Face form of the base. LoRA-like methods become a PEFT LoRA: EffiLoRA's shared A is written
+    /// out at every site, VeRA's vectors are folded into per-site A and B (scale 1), DoRA adds its
+    /// `lora_magnitude_vector`s (`use_dora`), the Reducer's dropped layers are left out
+    /// (`layers_to_transform` lists the rest). Lily is written as PEFT's Lily. q/k rows trained on a
+    /// GGUF llama model are put back in Hugging Face order. A routed multi-B adapter is refused with
+    /// the reason.
     public func exportPEFT(to folder: String, baseModel: String) throws {
+        if config.method == .lily { return try exportPEFTLily(to: folder, baseModel: baseModel) }
         let factors = try loraFactors()
         let c = config
         var writer = SafetensorsWriter(metadata: ["format": "pt"])
-        for f in factors {
-            let b = QKRowOrder.heads(of: f.site, modelConfig).map {
-                QKRowOrder.reorder(f.b, heads: $0, from: modelConfig.ropeLayout, to: .rotateHalf)
-            } ?? f.b
-            writer.add(PEFT.tensorName(layer: f.layer, site: f.site, matrix: "A"), f.a)
-            writer.add(PEFT.tensorName(layer: f.layer, site: f.site, matrix: "B"), b)
+        let toHuggingFace = { (t: Tensor, site: Site) in
+            QKRowOrder.heads(of: site, self.modelConfig).map { QKRowOrder.reorder(t, heads: $0, from: self.modelConfig.ropeLayout, to: .rotateHalf) } ?? t
         }
-        let layers = Array(Set(factors.map(\.layer))).sorted()
+        for (f, branch) in zip(factors, liveBranches.map(\.branch)) {
+            writer.add(PEFT.tensorName(layer: f.layer, site: f.site, matrix: "A"), f.a)
+            writer.add(PEFT.tensorName(layer: f.layer, site: f.site, matrix: "B"), toHuggingFace(f.b, f.site))
+            if let dora = branch as? DoRABranch {
+                writer.add(PEFT.magnitudeName(layer: f.layer, site: f.site), toHuggingFace(dora.magnitude.value, f.site))
+            }
+        }
         let vera = c.method == .vera
         let json: [String: Any] = [
             "peft_type": "LORA", "task_type": "CAUSAL_LM", "base_model_name_or_path": baseModel, "inference_mode": true,
             "r": c.rank, "lora_alpha": vera ? Double(c.rank) : Double(c.alpha), "use_rslora": vera ? false : c.rslora,
-            "lora_dropout": Double(c.dropout), "target_modules": c.targets.map { $0.huggingFaceModule.split(separator: ".").last! },
-            "layers_to_transform": layers.count == modelConfig.layers ? NSNull() : layers as Any,
-            "layers_pattern": layers.count == modelConfig.layers ? NSNull() : "layers" as Any,
-            "bias": "none", "fan_in_fan_out": false, "use_dora": false, "init_lora_weights": true,
+            "lora_dropout": Double(c.dropout), "target_modules": PEFT.targetModules(c.targets),
+            "bias": "none", "fan_in_fan_out": false, "use_dora": c.method == .dora, "init_lora_weights": true,
             "modules_to_save": NSNull(), "rank_pattern": [String: Any](), "alpha_pattern": [String: Any](), "revision": NSNull(),
-        ]
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        try writer.write(to: (folder as NSString).appendingPathComponent(PEFT.weightsName))
-        let data = try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-        try writeAtomically(data, to: (folder as NSString).appendingPathComponent(PEFT.configName))
+        ].merging(PEFT.layerSelection(Array(Set(factors.map(\.layer))).sorted(), of: modelConfig)) { a, _ in a }
+        try PEFT.write(writer, config: json, to: folder)
     }
 }

@@ -7,18 +7,22 @@ extension Adapters {
     /// A Hugging Face PEFT LoRA adapter folder (`adapter_config.json` + `adapter_model.safetensors`)
     /// as a `lora` adapter: tensors `base_model.model.model.layers.{i}.{module}.lora_A.weight`
     /// [r, d_in] and `….lora_B.weight` [d_out, r]; scale lora_alpha / r (or / √r with use_rslora).
-    /// PEFT adapters are in Hugging Face's Q/K row order; on a GGUF llama model the q/k B rows are
-    /// permuted as its weights are. Per-module `rank_pattern` / `alpha_pattern` entries (matched as
+    /// With `use_dora` it is a `dora` adapter and `….lora_magnitude_vector` [d_out] holds each site's
+    /// magnitude (`weights`: the base's, which DoRA runs on; without them the adapter can be saved
+    /// but not run). PEFT adapters are in Hugging Face's Q/K row order; on a GGUF llama model the
+    /// q/k B rows (and magnitudes) are permuted as its weights are. Per-module `rank_pattern` / `alpha_pattern` entries (matched as
     /// PEFT does: the whole module name, or a dotted suffix, as a regular expression) are exact too:
     /// every site is stored at the largest rank, zero-padded, with its own scale folded into B
     /// (the imported adapter then has alpha = r, scale 1). Options this tool does not implement
-    /// (DoRA, biases, fan_in_fan_out, other PEFT types) are errors rather than ignored.
-    public static func importPEFT(folder: String, model: ModelConfig) throws -> Adapters {
+    /// (biases, fan_in_fan_out, other PEFT types) are errors rather than ignored. PEFT's Lily folders
+    /// (`peft_type` LILY) are read by `importPEFTLily`.
+    public static func importPEFT(folder: String, model: ModelConfig, weights: ModelWeights? = nil) throws -> Adapters {
         let configPath = (folder as NSString).appendingPathComponent(PEFT.configName)
         let json = try HuggingFaceConfig(path: configPath)
         let type = try json.string("peft_type")
-        guard type == "LORA" else { throw FormatError(configPath, "peft_type \(type) is not supported (only LORA)") }
-        for key in ["use_dora", "fan_in_fan_out", "lora_bias"] where try json.bool(key, default: false) {
+        if type == "LILY" { return try importPEFTLily(folder: folder, json: json, model: model) }
+        guard type == "LORA" else { throw FormatError(configPath, "peft_type \(type) is not supported (LORA, with or without use_dora, and LILY)") }
+        for key in ["fan_in_fan_out", "lora_bias"] where try json.bool(key, default: false) {
             throw FormatError(configPath, "\(key) = true is not supported")
         }
         if let bias = json.json["bias"] as? String, bias != "none" { throw FormatError(configPath, "bias \(bias) is not supported (none)") }
@@ -28,7 +32,7 @@ extension Adapters {
         let rankPattern = try pattern(json, "rank_pattern") { $0 as? Int }
         let alphaPattern = try pattern(json, "alpha_pattern") { ($0 as? NSNumber)?.doubleValue }
         var c = AdapterConfig()
-        c.method = .lora
+        c.method = try json.bool("use_dora", default: false) ? .dora : .lora
         c.rank = try json.int("r")
         c.alpha = Float(try json.double("lora_alpha"))
         c.rslora = try json.bool("use_rslora", default: false)
@@ -51,32 +55,35 @@ extension Adapters {
             stored.alpha = Float(stored.rank)
             stored.rslora = false
         }
-        let adapters = try Adapters(config: stored, model: model)
+        let adapters = try Adapters(config: stored, model: model, weights: weights)
         let weightsPath = (folder as NSString).appendingPathComponent(PEFT.weightsName)
         let file = try SafetensorsFile(path: weightsPath)
         var expected = Set(file.names)
         for p in adapters.parameters {
-            guard case .site(let layer, let site, let role) = p.key, role == .a || role == .b(expert: nil) else { continue }
-            let isA = role == .a
-            let name = PEFT.tensorName(layer: layer, site: site, matrix: isA ? "A" : "B")
-            let module = PEFT.moduleName(layer: layer, site: site)
-            let r = rank(module)
-            let shape = isA ? [r, site.inputWidth(model)] : [site.outputWidth(model), r]
+            guard case .site(let layer, let site, let role) = p.key else { continue }
+            let module = PEFT.moduleName(layer: layer, site: site), r = rank(module)
+            let (name, shape): (String, [Int])
+            switch role {
+            case .a: (name, shape) = (PEFT.tensorName(layer: layer, site: site, matrix: "A"), [r, site.inputWidth(model)])
+            case .b(nil): (name, shape) = (PEFT.tensorName(layer: layer, site: site, matrix: "B"), [site.outputWidth(model), r])
+            case .magnitude: (name, shape) = (PEFT.magnitudeName(layer: layer, site: site), [site.outputWidth(model)])
+            default: continue
+            }
             guard let info = file.info(name) else { throw FormatError(weightsPath, "tensor \(name) is missing") }
             guard info.shape == shape else { throw FormatError(weightsPath, "tensor \(name) has shape \(info.shape), expected \(shape)") }
             let values = Tensor(shape: shape)
             try file.readFloats(name, into: values.data, count: values.count)
             // Into the stored rank: A's first r rows; B's first r columns, times the site's scale
             // over the stored one (1 without patterns).
-            let factor = patterned && !isA ? scale(module) : 1
-            let columns = p.value.columns
-            for i in 0..<shape[0] {
-                for j in 0..<shape[1] { p.value[i * columns + j] = factor * values[i * shape[1] + j] }
+            let factor = patterned && role == .b(expert: nil) ? scale(module) : 1
+            let columns = p.value.columns, width = values.columns
+            for i in 0..<values.rows {
+                for j in 0..<width { p.value[i * columns + j] = factor * values[i * width + j] }
             }
             expected.remove(name)
         }
         if let extra = expected.sorted().first {
-            throw FormatError(weightsPath, "tensor \(extra) does not belong to a LoRA of the configured targets and layers (\(expected.count) such tensors)")
+            throw FormatError(weightsPath, "tensor \(extra) does not belong to a \(c.method == .dora ? "DoRA" : "LoRA") of the configured targets and layers (\(expected.count) such tensors)")
         }
         try adapters.reorderQKRows(from: .rotateHalf, to: model.ropeLayout)
         return adapters
@@ -113,7 +120,7 @@ extension Adapters {
             return try AdapterFile.load(from: folder, model: model, weights: weights)
         }
         if fm.fileExists(atPath: (folder as NSString).appendingPathComponent(PEFT.weightsName)) {
-            return try importPEFT(folder: folder, model: model)
+            return try importPEFT(folder: folder, model: model, weights: weights)
         }
         throw FormatError(folder, "is not an adapter folder: expected \(AdapterFile.weightsName) (effilora) or \(PEFT.weightsName) (PEFT), with \(AdapterFile.configName)")
     }

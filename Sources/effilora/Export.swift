@@ -6,11 +6,12 @@ import Foundation
 
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Write an adapter as a Hugging Face PEFT LoRA folder (adapter_config.json + adapter_model.safetensors).",
+        abstract: "Write an adapter as a Hugging Face PEFT folder (adapter_config.json + adapter_model.safetensors).",
         discussion: """
-        EffiLoRA's shared A is written out per site, VeRA is folded into per-site A and B, the Reducer's \
-        dropped layers are left out, and q/k rows trained on a GGUF llama model are put in Hugging Face order. \
-        Adapters with several B experts and a router are not LoRA and are refused.
+        LoRA-like methods become a PEFT LoRA: EffiLoRA's shared A is written out per site, VeRA is folded into \
+        per-site A and B, DoRA adds its magnitudes (use_dora). Lily becomes PEFT's Lily. The Reducer's dropped \
+        layers are left out, and q/k rows trained on a GGUF llama model are put in Hugging Face order. Adapters \
+        with several B experts and a router (effilora, hydralora) have no PEFT form and are refused.
         """)
 
     @Option(help: "An effilora adapter folder.")
@@ -41,8 +42,9 @@ struct Export: ParsableCommand {
         }
         let adapters = try AdapterFile.load(from: adapter, model: config)
         try adapters.exportPEFT(to: out, baseModel: baseName ?? model ?? "")
-        let factors = try adapters.loraFactors()
-        let count = factors.reduce(0) { $0 + $1.a.count + $1.b.count }
-        print("wrote \(out): PEFT LoRA r \(adapters.config.rank), \(factors.count) modules in \(Set(factors.map(\.layer)).count) layers, \(count) parameters")
+        let written = try SafetensorsFile(path: (out as NSString).appendingPathComponent(PEFT.weightsName))
+        let count = try written.names.reduce(0) { $0 + (try written.info($1).map { $0.shape.reduce(1, *) } ?? 0) }
+        let kind = adapters.config.method == .lily ? "Lily" : adapters.config.method == .dora ? "LoRA with DoRA" : "LoRA"
+        print("wrote \(out): PEFT \(kind) r \(adapters.config.rank), \(written.names.count) tensors, \(count) values")
     }
 }
