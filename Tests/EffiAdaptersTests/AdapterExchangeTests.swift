@@ -213,13 +213,17 @@ final class AdapterExchangeTests: XCTestCase {
         try randomAdapter(lm.decoder.config, method: .lora).exportPEFT(to: peft, baseModel: "tiny")
         let path = peft + "/adapter_config.json"
         let original = try readJSONObject(path)
-        for (key, value, expected) in [("use_dora", true as Any, "use_dora"), ("peft_type", "IA3" as Any, "IA3"),
-                                       ("bias", "all" as Any, "bias all"), ("modules_to_save", ["lm_head"] as Any, "modules_to_save")] {
+        // A DoRA config over a plain LoRA's tensors: the magnitudes are missing, and the error says which.
+        for (key, value, expected, file) in [("use_dora", true as Any, "lora_magnitude_vector is missing", "adapter_model.safetensors"),
+                                             ("fan_in_fan_out", true as Any, "fan_in_fan_out", "adapter_config.json"),
+                                             ("peft_type", "IA3" as Any, "IA3", "adapter_config.json"),
+                                             ("bias", "all" as Any, "bias all", "adapter_config.json"),
+                                             ("modules_to_save", ["lm_head"] as Any, "modules_to_save", "adapter_config.json")] {
             var changed = original
             changed[key] = value
             try JSONSerialization.data(withJSONObject: changed).write(to: URL(fileURLWithPath: path))
             XCTAssertThrowsError(try Adapters.load(from: peft, model: lm.decoder.config)) { error in
-                XCTAssertTrue("\(error)".contains(expected) && "\(error)".contains("adapter_config.json"), "\(error)")
+                XCTAssertTrue("\(error)".contains(expected) && "\(error)".contains(file), "\(error)")
             }
         }
         XCTAssertThrowsError(try Adapters.load(from: temporary(), model: lm.decoder.config)) { error in
