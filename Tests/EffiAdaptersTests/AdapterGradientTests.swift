@@ -20,21 +20,24 @@ final class AdapterGradientTests: XCTestCase {
     }
 
     /// Randomises every parameter (B's included, so no gradient is trivially zero).
-    func adapters(_ configure: (inout AdapterConfig) -> Void) throws -> Adapters {
+    func adapters(weights: ModelWeights? = nil, _ configure: (inout AdapterConfig) -> Void) throws -> Adapters {
         var c = AdapterConfig()
         c.rank = 3
         c.alpha = 6
         configure(&c)
-        let a = try Adapters(config: c, model: model)
+        let a = try Adapters(config: c, model: model, weights: weights)
         var rng = SplitMix64(seed: 11)
         for p in a.parameters { for i in 0..<p.value.count { p.value[i] = rng.nextFloat(in: -0.3...0.3) } }
         return a
     }
 
     /// Float32 end to end: central differences with ε = 2e-3 agree to ~0.5 % (1e-4 absolute).
-    func check(_ name: String, checkpointing: Bool = false, _ configure: (inout AdapterConfig) -> Void) throws {
+    /// `only`: the parameters whose gradient is the loss's derivative (DoRA's A and B are not: their
+    /// gradient treats the row norm as a constant, as PEFT's does; the PEFT fixture checks them).
+    func check(_ name: String, checkpointing: Bool = false, only: (Parameter) -> Bool = { _ in true },
+               _ configure: (inout AdapterConfig) -> Void) throws {
         let decoder = Decoder(config: model, weights: .random(config: model, seed: 5))
-        let a = try adapters(configure)
+        let a = try adapters(weights: decoder.weights, configure)
         let pass = TrainingPass(decoder: decoder, checkpointing: checkpointing)
         let b = batch(), scale = 1 / Float(b.targetCount)
         func loss() -> Double {
@@ -45,7 +48,7 @@ final class AdapterGradientTests: XCTestCase {
         pass.run(b, adapter: a.pass(.training, gradients: gradients), lossScale: scale)
         var checked = 0
         var rng = SplitMix64(seed: 17)
-        for p in a.parameters where p.trainable {
+        for p in a.parameters where p.trainable && only(p) {
             let direction = (0..<p.value.count).map { _ in rng.nextFloat(in: -1...1) }
             var analytic = 0.0
             for i in 0..<p.value.count { analytic += Double(gradients[p][i] * direction[i]) }
@@ -80,6 +83,21 @@ final class AdapterGradientTests: XCTestCase {
     func testVeRA() throws { try check("vera") { $0.method = .vera } }
     func testHydraLoRA() throws { try check("hydralora") { $0.method = .hydralora; $0.experts = 2 } }
     func testDropout() throws { try check("lora dropout") { $0.method = .lora; $0.dropout = 0.3 } }
+    /// The magnitudes' gradient (the norm does not depend on them), with dropout on both of DoRA's terms.
+    func testDoRAMagnitude() throws {
+        try check("dora", only: { $0.name.hasSuffix(".magnitude") }) { $0.method = .dora; $0.dropout = 0.2 }
+    }
+    /// Shared A's (stride 2 over both layers), shared experts, routers averaged per sequence over
+    /// its real tokens (the batch has padding), with and without checkpointing.
+    func testLily() throws {
+        for checkpointing in [false, true] {
+            try check("lily", checkpointing: checkpointing) {
+                $0.method = .lily
+                var o = AdapterConfig.LilyOptions(); o.strideA = 2; o.numB = 3; o.scaling = 0.7
+                $0.lily = o
+            }
+        }
+    }
     func testGradientCheckpointing() throws {
         try check("effilora checkpointed", checkpointing: true) { $0.method = .effilora; $0.experts = 2; $0.dropout = 0.2 }
     }
