@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""PyTorch + PEFT peer of `effilora bench train`: LoRA training-step throughput on CPU.
+"""PyTorch + PEFT peer of `effilora bench train`: LoRA (DoRA, Lily) training-step throughput on CPU.
 
 transformers loads the GGUF base itself (dequantized to float32, as scripts/crosscheck_peft.py
 does), optionally converts it with `model.to(torch.bfloat16)`, and PEFT adds LoRA branches
-(rank 8, alpha 16, all seven projections by default) that it creates with its default dtype
+(rank 8, alpha 16, all seven projections by default; `--method dora`: use_dora; `--method lily`:
+PEFT's Lily with stride_A 1, num_B 2, scaling 1 at the same rank) that it creates with its default dtype
 handling (it keeps them in float32 on a bfloat16 base; the report says which). Each step on
 `--batch` sequences of `--seq-len` seeded random token ids, labels = the ids (causal LM loss):
 zero_grad, forward, loss.backward(), clip_grad_norm_(1.0), AdamW (lr 1e-4) step. One warm-up
@@ -12,7 +13,7 @@ s/step, peak RSS (ru_maxrss), trainable parameters, versions, dtypes, torch's CP
 and the CPU model.
 
 Usage: .venv-crosscheck/bin/python scripts/bench_peft_train.py --dtype bfloat16
-       [--model MODEL.gguf] [--seq-len 256] [--batch 4] [--rank 8] [--alpha 16]
+       [--method lora|dora|lily] [--model MODEL.gguf] [--seq-len 256] [--batch 4] [--rank 8] [--alpha 16]
        [--targets q_proj ...] [--steps 3] [--threads 2] [--json]
 Needs scripts/requirements-reference.txt and scripts/requirements-crosscheck.txt (torch, transformers,
 peft, gguf) in .venv-crosscheck.
@@ -30,7 +31,7 @@ os.environ.setdefault("TQDM_DISABLE", "1")   # the GGUF loader's per-tensor prog
 import peft  # noqa: E402
 import torch  # noqa: E402
 import transformers  # noqa: E402
-from peft import LoraConfig, get_peft_model  # noqa: E402
+from peft import LilyConfig, LoraConfig, get_peft_model  # noqa: E402
 from transformers import AutoModelForCausalLM  # noqa: E402
 
 CACHE = Path(os.environ.get("EFFILORA_CACHE", Path.home() / ".cache" / "effilora"))
@@ -54,6 +55,7 @@ def main() -> None:
     p.add_argument("--dtype", choices=["float32", "bfloat16"], default="bfloat16", help="the base model's dtype")
     p.add_argument("--seq-len", type=int, default=256, help="tokens per sequence")
     p.add_argument("--batch", type=int, default=4, help="sequences per step")
+    p.add_argument("--method", choices=["lora", "dora", "lily"], default="lora")
     p.add_argument("--rank", type=int, default=8)
     p.add_argument("--alpha", type=float, default=16)
     p.add_argument("--targets", nargs="+", default=TARGETS, help="module names LoRA adapts")
@@ -72,8 +74,11 @@ def main() -> None:
     model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     if a.dtype == "bfloat16":
         model = model.to(torch.bfloat16)
-    config = LoraConfig(r=a.rank, lora_alpha=a.alpha, lora_dropout=0.0, target_modules=a.targets,
-                        bias="none", task_type="CAUSAL_LM")
+    if a.method == "lily":
+        config = LilyConfig(r=a.rank, target_modules=a.targets, task_type="CAUSAL_LM")
+    else:
+        config = LoraConfig(r=a.rank, lora_alpha=a.alpha, lora_dropout=0.0, target_modules=a.targets,
+                            bias="none", use_dora=a.method == "dora", task_type="CAUSAL_LM")
     model = get_peft_model(model, config)   # PEFT's defaults (autocast_adapter_dtype=True)
     model.train()
     load_seconds = time.perf_counter() - start
@@ -106,7 +111,7 @@ def main() -> None:
     report = {
         "benchmark": "train", "framework": "pytorch+peft", "model": str(gguf),
         "dtype": a.dtype, "baseParameterDtypes": base_dtypes, "loraParameterDtypes": lora_dtypes,
-        "batch": a.batch, "seqLen": a.seq_len, "rank": a.rank, "alpha": a.alpha, "targets": a.targets,
+        "method": a.method, "batch": a.batch, "seqLen": a.seq_len, "rank": a.rank, "alpha": a.alpha, "targets": a.targets,
         "trainableParameters": sum(t.numel() for t in trainable),
         "tokensPerSecond": a.batch * a.seq_len / median, "secondsPerStep": median, "stepSeconds": seconds,
         "warmupSeconds": warmup, "losses": losses,
@@ -125,7 +130,7 @@ def main() -> None:
               f"{report['transformers']}, peft {report['peft']}; CPU {report['cpu']}")
         print(f"base {a.dtype}, LoRA parameters {'/'.join(lora_dtypes)}; attention {report['attnImplementation']}; "
               f"load {load_seconds:.1f} s; losses {', '.join(f'{x:.3f}' for x in losses)}")
-        print(f"train lora {a.batch}×{a.seq_len} r{a.rank}: {report['tokensPerSecond']:.0f} tokens/s, {median:.2f} s/step "
+        print(f"train {a.method} {a.batch}×{a.seq_len} r{a.rank}: {report['tokensPerSecond']:.0f} tokens/s, {median:.2f} s/step "
               f"(steps {', '.join(f'{s:.2f}' for s in seconds)}); {report['trainableParameters']} trainable; "
               f"peak RSS {report['peakResidentMiB']:.0f} MiB")
 

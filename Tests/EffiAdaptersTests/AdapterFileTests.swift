@@ -70,6 +70,15 @@ final class AdapterFileTests: XCTestCase {
         let bPerLayer = 8 * (576 + 192 + 192 + 576 + 1536 + 1536 + 576)
         XCTAssertEqual(effi.trainable, 30 * bPerLayer + 8 * 576 + 8 * 1536)
         XCTAssertEqual(effi.shared, 8 * 576 + 8 * 1536)
+        // PEFT 0.21.2's get_nb_trainable_parameters on SmolLM2's shape (scripts/reference_peft_counts.py).
+        c.method = .dora
+        XCTAssertEqual(ParameterReport(adapters: try Adapters(config: c, model: smol), base: smol).trainable, 2_597_760)
+        c.method = .lily
+        for (rank, strideA, numB, peft) in [(8, 1, 2, 1_284_384), (32, 1, 2, 5_137_536), (16, 2, 4, 1_543_296)] {
+            c.rank = rank
+            var o = AdapterConfig.LilyOptions(); o.strideA = strideA; o.numB = numB; c.lily = o
+            XCTAssertEqual(ParameterReport(adapters: try Adapters(config: c, model: smol), base: smol).trainable, peft, "lily r \(rank) stride_A \(strideA) num_B \(numB)")
+        }
     }
 
     func testOptionParsing() throws {
