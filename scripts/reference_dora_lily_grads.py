@@ -73,33 +73,36 @@ def saved_name(live: str) -> str:
     return live.replace(".lora_magnitude_vector.default.weight", ".lora_magnitude_vector").replace(".default.", ".")
 
 
-def wrap_dora(base):
+def dora_perturbation(name, p, g):
+    """lora_B ~ N(0, 0.1^2); the magnitude PEFT initialised (W's row norms) times 1 + N(0, 0.05^2)."""
+    if ".lora_B." in name:
+        p.copy_(0.1 * torch.randn(p.shape, generator=g))
+    elif "lora_magnitude_vector" in name:
+        p.mul_(1 + 0.05 * torch.randn(p.shape, generator=g))
+
+
+def lily_perturbation(name, p, g):
+    """The shared lily_B ~ N(0, 0.1^2) (PEFT starts it at zero)."""
+    if ".lily_B." in name:
+        p.copy_(0.1 * torch.randn(p.shape, generator=g))
+
+
+def prepared(base, out: Path, config, perturb):
+    """PEFT's adapter of `config` on a copy of `base` (PEFT's own initialisation under torch seed 1,
+    then `perturb` in named_parameters order with Generator seed 2), saved to out/adapter, and the
+    model in float64 throughout."""
     model = LlamaForCausalLM(base.config).float()
     model.load_state_dict(base.state_dict())
     torch.manual_seed(1)
-    pm = get_peft_model(model, LoraConfig(r=ref.R, lora_alpha=ref.ALPHA, target_modules=ref.TARGETS, lora_dropout=0.0,
-                                          bias="none", use_dora=True, task_type="CAUSAL_LM"))
+    pm = get_peft_model(model, config)
     g = torch.Generator().manual_seed(2)
     with torch.no_grad():
         for name, p in pm.named_parameters():
-            if ".lora_B." in name:
-                p.copy_(0.1 * torch.randn(p.shape, generator=g))
-            elif "lora_magnitude_vector" in name:
-                p.mul_(1 + 0.05 * torch.randn(p.shape, generator=g))
-    return pm.eval()
-
-
-def wrap_lily(base):
-    model = LlamaForCausalLM(base.config).float()
-    model.load_state_dict(base.state_dict())
-    torch.manual_seed(1)
-    pm = get_peft_model(model, LilyConfig(target_modules=ref.TARGETS, task_type="CAUSAL_LM", **LILY))
-    g = torch.Generator().manual_seed(2)
-    with torch.no_grad():
-        for name, p in pm.named_parameters():
-            if ".lily_B." in name:
-                p.copy_(0.1 * torch.randn(p.shape, generator=g))
-    return pm.eval()
+            perturb(name, p, g)
+    adapter_dir = save_adapter(pm.eval(), out)
+    pm = pm.double()
+    ref.exact_float64(pm)
+    return pm, adapter_dir
 
 
 def lily_split_loss(pm, ids, mask, targets):
@@ -178,10 +181,8 @@ def reloaded_loss(adapter_dir: Path, loss_of) -> float:
 
 def dora_case(base, ids, mask, targets) -> dict:
     out = FIXTURES / "peft-dora"
-    pm = wrap_dora(base)
-    adapter_dir = save_adapter(pm, out)
-    pm = pm.double()
-    ref.exact_float64(pm)
+    pm, adapter_dir = prepared(base, out, LoraConfig(r=ref.R, lora_alpha=ref.ALPHA, target_modules=ref.TARGETS, lora_dropout=0.0,
+                                                     bias="none", use_dora=True, task_type="CAUSAL_LM"), dora_perturbation)
 
     def loss_of(m):
         return ref.masked_mean_nll(m(input_ids=ids, attention_mask=mask).logits, targets)
@@ -235,10 +236,7 @@ def lily_record(description: str, loss, base_loss, grads, fd) -> dict:
 
 def lily_case(base, ids, mask, targets) -> list:
     out = FIXTURES / "peft-lily"
-    pm = wrap_lily(base)
-    adapter_dir = save_adapter(pm, out)
-    pm = pm.double()
-    ref.exact_float64(pm)
+    pm, adapter_dir = prepared(base, out, LilyConfig(target_modules=ref.TARGETS, task_type="CAUSAL_LM", **LILY), lily_perturbation)
     one = (ids[:1], mask[:1], targets[:1])
     assert int(mask[0].sum()) == ids.shape[1], "sequence 0 must be unpadded"
 

@@ -69,8 +69,8 @@ final class CompareTests: XCTestCase {
 
     func testUnknownMethodsAreRefusedBeforeTraining() throws {
         try EffiLoRAExecutable.require()
-        let run = try EffiLoRAExecutable.run(["compare", "--methods", "base,dora", "--tasks", "piqa", "--output", "/nonexistent/x"])
+        let run = try EffiLoRAExecutable.run(["compare", "--methods", "base,qlora", "--tasks", "piqa", "--output", "/nonexistent/x"])
         XCTAssertNotEqual(run.status, 0)
-        XCTAssertTrue(run.output.contains("unknown method dora"), run.output)
+        XCTAssertTrue(run.output.contains("unknown method qlora"), run.output)
     }
 }

@@ -65,6 +65,7 @@ struct BenchTrain: ParsableCommand {
         let adapters = try Adapters(config: try adapter.config(for: c), model: c, weights: decoder.weights)
         var activeLayers = adapters.adaptedLayers
         if let reducerKeep {
+            if let reason = adapters.notReducibleByLayer { throw ValidationError("--reducer-keep: \(reason)") }
             var r = ReducerOptions()
             r.keep = reducerKeep
             activeLayers = Array(adapters.adaptedLayers.suffix(r.keptCount(of: adapters.adaptedLayers.count)))

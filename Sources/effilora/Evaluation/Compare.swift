@@ -13,7 +13,7 @@ struct Compare: ParsableCommand {
         -c FILE (YAML) holds the comparison: model, data (a folder, or a task prepared in the cache such as \
         commonsense), methods, tasks, limit, split, output, compute_dtype, base_storage; `train:` the `effilora train` options every method \
         shares (keys as in train -c); `reducer:` the options the +reducer methods add. Options on the command line \
-        win. A method is base (no training: the zero-shot row), lora, effilora, lora-fa, vera or hydralora, with \
+        win. A method is base (no training: the zero-shot row), lora, effilora, lora-fa, vera, hydralora, dora or lily, with \
         +reducer to add the Reducer. Each method trains in its own process (so its peak memory is its own) into \
         OUTPUT/METHOD; the tables go to OUTPUT/compare.md and compare.json. generate_limit N (default 0: off) adds a \
         table of generation accuracy on the tasks' instruction-style items (N per task), the format the mixed \
