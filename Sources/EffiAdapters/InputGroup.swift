@@ -48,7 +48,7 @@ final class InputGroup {
         }
         for (i, branch) in branches.enumerated() {
             guard let y = outputs[branch.site] else { continue }
-            branch.forward(BranchInput(x: xd, u: u[projectionOf[i]], routerWeights: routerOf[i].map { weights[$0] }, rows: rows, memo: saved.memo), into: y)
+            branch.forward(BranchInput(x: xd, u: u[projectionOf[i]], routerWeights: routerOf[i].map { weights[$0] }, rows: rows), into: y)
         }
     }
 
@@ -66,7 +66,7 @@ final class InputGroup {
         var branchDot = 0.0
         for (i, branch) in branches.enumerated() {
             guard let dy = outputGradients[branch.site] else { continue }
-            let input = BranchInput(x: xd, u: u[projectionOf[i]], routerWeights: routerOf[i].map { weights[$0] }, rows: rows, memo: saved.memo)
+            let input = BranchInput(x: xd, u: u[projectionOf[i]], routerWeights: routerOf[i].map { weights[$0] }, rows: rows)
             branchDot += branch.backward(BranchBackward(input: input, dx: dxd, dy: dy, du: du[projectionOf[i]],
                                                         dRouterWeights: routerOf[i].map { dw[$0] },
                                                         gradients: gradients, measuresDot: context.measuresBranchDots))
@@ -102,24 +102,7 @@ final class InputGroup {
     }
 }
 
-/// What one group's forward keeps for the backward of the same pass: u per A, weights per router,
-/// and what its branches keep (`memo`).
+/// What one group's forward keeps for the backward of the same pass: u per A, weights per router.
 final class GroupActivations {
     var u: [Tensor] = [], weights: [Tensor] = []
-    let memo = BranchMemo()
-}
-
-/// Values a branch computes from its parameters alone (DoRA's row norms), kept from a pass's
-/// forward for its backward and for a recomputed forward: the parameters do not change within a
-/// pass. Inference passes start with an empty one each time.
-final class BranchMemo {
-    private var values: [ObjectIdentifier: Any] = [:]
-
-    /// The value `owner` kept in this pass, or `make()` kept now.
-    func value<T>(for owner: AnyObject, _ make: () -> T) -> T {
-        if let kept = values[ObjectIdentifier(owner)] as? T { return kept }
-        let made = make()
-        values[ObjectIdentifier(owner)] = made
-        return made
-    }
 }

@@ -72,6 +72,18 @@ extension AdapterExchangeTests {
         XCTAssertLessThanOrEqual(d, 1e-4)
     }
 
+    /// DoRA keeps its row norms between passes; a changed B or A (an optimiser step) must not meet a
+    /// stale norm: the outputs equal those of adapters freshly built with the new values.
+    func testDoRANormsFollowTheirParameters() throws {
+        let lm = try tinyModel()
+        let a = try randomDoRAOrLily(lm, .dora)
+        _ = logits(lm, a)
+        for p in a.parameters where p.name.hasSuffix(".B") || p.name.hasSuffix(".A") { for i in 0..<p.value.count { p.value[i] *= 1.5 } }
+        let fresh = try Adapters(config: a.config, model: lm.decoder.config, weights: lm.decoder.weights)
+        for (x, y) in zip(a.parameters, fresh.parameters) { y.value.copy(from: x.value) }
+        XCTAssertEqual(maxDifference(logits(lm, a), logits(lm, fresh)), 0)
+    }
+
     /// m starts at the row norms of the Q8_0 values the base holds, not of the weights before quantization.
     func testDoRAMagnitudeStartsFromTheWeightsAsStored() throws {
         let model = ModelConfig(layers: 2, modelWidth: 32, ffnWidth: 64, heads: 4, kvHeads: 2, vocabulary: 64)

@@ -38,12 +38,11 @@ extension AdapterBranch {
 
 /// What a branch reads, forward and backward: the site's input after the adapters' dropout
 /// x [n, d_in] (x itself without dropout), u = A x [n, r] of the A it reads, its router's weights
-/// [n, E] when it has one, how the rows split into sequences and padding, and the pass's memo.
+/// [n, E] when it has one, and how the rows split into sequences and padding.
 public struct BranchInput {
     public let x: Tensor, u: Tensor
     public let routerWeights: Tensor?
     public let rows: TokenRows
-    let memo: BranchMemo
 }
 
 /// The inputs of a branch's backward.

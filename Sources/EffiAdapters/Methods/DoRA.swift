@@ -65,14 +65,25 @@ final class DoRABranch: AdapterBranch {
         }
     }
 
-    /// n = ‖W + s B A‖_row for the current B and A, and g = m / n: once per pass.
-    private func gains(_ memo: BranchMemo) -> (gain: Tensor, norm: Tensor) {
-        memo.value(for: self) {
-            let norm = Tensor(shape: [base.rows]), gain = Tensor(shape: [base.rows])
+    /// n = ‖W + s B A‖_row, kept with a hash of the B and A it came from: recomputed when they
+    /// change (an optimiser step, a file read), not at every forward.
+    private var normCache: (key: UInt64, norm: Tensor)?
+
+    /// n for the current B and A, and g = m / n.
+    private func gains() -> (gain: Tensor, norm: Tensor) {
+        var hash = FNV1a()
+        for t in [b.value, projection.value] { for i in 0..<t.count { hash.add(t[i].bitPattern) } }
+        let norm: Tensor
+        if let cached = normCache, cached.key == hash.value {
+            norm = cached.norm
+        } else {
+            norm = Tensor(shape: [base.rows])
             Self.rowNorms(base, plus: (b.value, projection.value, scale), into: norm)
-            for i in 0..<gain.count { gain[i] = magnitude.value[i] / norm[i] }
-            return (gain, norm)
+            normCache = (hash.value, norm)
         }
+        let gain = Tensor(shape: [base.rows])
+        for i in 0..<gain.count { gain[i] = magnitude.value[i] / norm[i] }
+        return (gain, norm)
     }
 
     /// W x and B u, each [n, d_out].
@@ -84,14 +95,14 @@ final class DoRABranch: AdapterBranch {
     }
 
     func forward(_ input: BranchInput, into y: Tensor) {
-        let g = gains(input.memo).gain, (wx, bu) = terms(input), d = g.count
+        let g = gains().gain, (wx, bu) = terms(input), d = g.count
         for t in 0..<y.rows {
             for i in 0..<d { y[t * d + i] += (g[i] - 1) * wx[t * d + i] + g[i] * scale * bu[t * d + i] }
         }
     }
 
     func backward(_ g: BranchBackward) -> Double {
-        let (gain, norm) = gains(g.input.memo), (wx, bu) = terms(g.input), n = g.dy.rows, d = gain.count
+        let (gain, norm) = gains(), (wx, bu) = terms(g.input), n = g.dy.rows, d = gain.count
         let dyGain = Tensor(shape: g.dy.shape), dyRest = Tensor(shape: g.dy.shape)
         var branchDot = 0.0
         let dm = g.gradients?.accumulator(magnitude)
