@@ -7,10 +7,10 @@ import Foundation
 struct Import: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import",
-        abstract: "Convert a Hugging Face PEFT LoRA folder into an effilora adapter for a base model.",
+        abstract: "Convert a Hugging Face PEFT folder (LoRA, DoRA, Lily) into an effilora adapter for a base model.",
         discussion: "--adapter in generate, score, eval and fuse also takes a PEFT folder directly.")
 
-    @Option(help: "A PEFT LoRA folder (adapter_config.json + adapter_model.safetensors).")
+    @Option(help: "A PEFT LoRA (with or without use_dora) or Lily folder (adapter_config.json + adapter_model.safetensors).")
     var peft: String
 
     @Option(help: "The base model (a GGUF file or a Hugging Face folder): its shape, and its Q/K row order. Default: the PEFT config's base_model_name_or_path when that is a local path.")
@@ -28,6 +28,8 @@ struct Import: ParsableCommand {
         let adapters = try Adapters.importPEFT(folder: peft, model: try LanguageModel.decoderConfig(base))
         try AdapterFile.save(adapters, to: out)
         let c = adapters.config
-        print("wrote \(out): lora r \(c.rank), alpha \(c.alpha)\(c.rslora ? " (rsLoRA)" : ""), \(c.targets.map(\.rawValue).joined(separator: " ")), \(c.adaptedLayers(of: adapters.modelConfig).count) layers")
+        let options = c.lily.map { "stride_A \($0.strideA), num_B \($0.numB), scaling \($0.scaling)" }
+            ?? "alpha \(c.alpha)\(c.rslora ? " (rsLoRA)" : "")"
+        print("wrote \(out): \(c.method.rawValue) r \(c.rank), \(options), \(c.targets.map(\.rawValue).joined(separator: " ")), \(c.adaptedLayers(of: adapters.modelConfig).count) layers")
     }
 }
