@@ -109,6 +109,9 @@ public struct AdapterConfig: Codable, Sendable, Equatable {
             guard lily.strideA >= 1 else { throw fail("stride_A must be ≥ 1, got \(lily.strideA)") }
             guard lily.numB >= 1 else { throw fail("num_B must be ≥ 1, got \(lily.numB)") }
             guard dropout == 0 else { throw fail("Lily has no dropout (PEFT's has none); got dropout \(dropout)") }
+            guard balance == 0, router == .soft, topK == 1 else {
+                throw fail("balance, router and top_k are EffiLoRA's router options; Lily's router is its own (a softmax averaged per sequence)")
+            }
         } else if lily != nil {
             throw fail("Lily's options (stride_A, num_B, scaling) apply to method lily only, not \(method.rawValue)")
         }

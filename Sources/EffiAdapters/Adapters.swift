@@ -91,6 +91,10 @@ public final class Adapters: DecoderAdapter {
     /// None: inference computes no gradients (bind a pass with `pass(_:gradients:)` to train).
     public var lowestLayerNeedingGradients: Int? { nil }
 
+    public var mixesTokensOfASequence: Bool {
+        groups.contains { $0.values.contains { $0.branches.contains(where: \.mixesTokensOfASequence) } }
+    }
+
     // MARK: Reducer modes
 
     /// Sets a layer's mode. Dropping is final: a dropped layer stays dropped.

@@ -112,6 +112,7 @@ public final class AdapterPass: DecoderAdapter {
     }
 
     public var lowestLayerNeedingGradients: Int? { adapters.lowestLayerNeedingGradients(for: context) }
+    public var mixesTokensOfASequence: Bool { adapters.mixesTokensOfASequence }
 }
 
 extension Adapters {

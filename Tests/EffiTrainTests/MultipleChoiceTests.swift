@@ -1,7 +1,9 @@
 import XCTest
 import Foundation
 import EffiFormats
+import EffiCore
 import EffiModel
+import EffiAdapters
 @testable import EffiTrain
 
 final class MultipleChoiceTests: XCTestCase {
@@ -36,6 +38,39 @@ final class MultipleChoiceTests: XCTestCase {
             let logProbs = lm.decoder.nextTokenLogProbs(tokens: query + tokens)
             let expected = logProbs.suffix(tokens.count).reduce(0, +)
             XCTAssertEqual(scores[c], expected, accuracy: 2e-3, "choice \(c)")
+        }
+    }
+
+    /// With Lily (its router averages over the sequence) the context and each continuation are one
+    /// sequence: the scores are read from one pass over what lm-evaluation-harness feeds the model
+    /// (query + choice without its last token), which the KV-cache path (context alone, then the
+    /// continuation alone) does not give.
+    func testLilyScoresWholeSequences() throws {
+        guard FileManager.default.fileExists(atPath: PinnedFiles.smolLM2) else { throw XCTSkip("run scripts/setup.sh") }
+        let lm = try LanguageModel.load(PinnedFiles.smolLM2)
+        var c = AdapterConfig()
+        c.method = .lily; c.rank = 4; c.targets = [.v, .down]; c.lily = AdapterConfig.LilyOptions()
+        let lily = try Adapters(config: c, model: lm.decoder.config, weights: lm.decoder.weights)
+        var rng = SplitMix64(seed: 9)
+        for p in lily.parameters { for i in 0..<p.value.count { p.value[i] = rng.nextFloat(in: -0.5...0.5) } }
+        lm.decoder.adapter = lily
+        XCTAssertTrue(lily.mixesTokensOfASequence)
+        let item = MultipleChoiceItem(query: "Question: How do you boil an egg?\nAnswer:", choices: [" Put it in boiling water.", " Freeze it."], gold: 0)
+        let scores = try ChoiceScorer(decoder: lm.decoder, tokenizer: lm.tokenizer).logLikelihoods(item)
+        let query = lm.tokenizer.encode(item.candidates[0].context)
+        for (i, candidate) in item.candidates.enumerated() {
+            let tokens = lm.tokenizer.encode(candidate.continuation)
+            let input = query + tokens.dropLast(), v = lm.decoder.config.vocabulary
+            let all = lm.decoder.logits(tokens: input, batch: 1, seqLen: input.count)
+            let logProbs = tokens.indices.map { CrossEntropy.logProbability(row: all.data + (query.count - 1 + $0) * v, count: v, target: tokens[$0]) }
+            XCTAssertEqual(scores[i], logProbs.reduce(0, +), accuracy: 1e-6, "choice \(i)")
+            // The cached path (the continuation's router average leaves out the query) gives other
+            // numbers for the continuation's tokens after the first, so the test tells the paths apart.
+            let cache = KVCache(config: lm.decoder.config, capacity: query.count + tokens.count)
+            _ = lm.decoder.logitsOfNext(tokens: query, cache: cache)
+            let parts = lm.decoder.logitsOfNext(tokens: Array(tokens.dropLast()), cache: cache, allPositions: true)
+            let inParts = (1..<tokens.count).reduce(0.0) { $0 + CrossEntropy.logProbability(row: parts.data + ($1 - 1) * v, count: v, target: tokens[$1]) }
+            XCTAssertGreaterThan(abs(inParts - logProbs.dropFirst().reduce(0, +)), 1e-2, "choice \(i)")
         }
     }
 

@@ -24,12 +24,16 @@ public protocol AdapterBranch: AnyObject {
     /// Folds its update into its site's weight w [d_out, d_in] (Float32, in place), so the model
     /// computes without the branch what it computed with it; the default adds scale · B A.
     func fold(into w: Tensor, a: Tensor) throws
+    /// Whether its update at a token depends on the sequence's other tokens (default: no).
+    var mixesTokensOfASequence: Bool { get }
     /// The output rows it owns (each permuted once however many sites share it) for moving q/k
     /// rows between the GGUF and Hugging Face orders, or why they cannot be moved.
     func outputRowParameters() throws -> [Parameter]
 }
 
 extension AdapterBranch {
+    var mixesTokensOfASequence: Bool { false }
+
     func fold(into w: Tensor, a: Tensor) throws {
         let f = try loraFactor(a: a)
         MatMul.nn(f.b, f.a, into: w, alpha: f.scale, accumulate: true)

@@ -133,6 +133,7 @@ final class DoRABranch: AdapterBranch {
             let gain = magnitude.value[i] / norms[i]
             for j in 0..<c { w[i * c + j] *= gain }
         }
+        normCache = nil  // w may be the very weight the norms were taken from
     }
 
     func outputRowParameters() -> [Parameter] { [b, magnitude] }

@@ -37,6 +37,7 @@ final class LilyBranch: AdapterBranch {
     let scale: Float
     /// Its router reads u, not x, and is averaged per sequence: the branch runs it itself.
     var router: Parameter? { nil }
+    var mixesTokensOfASequence: Bool { true }
 
     init(site: Site, projection: Parameter, lilyRouter: Parameter, heads: [Parameter], scale: Float) {
         self.site = site; self.projection = projection; self.lilyRouter = lilyRouter; self.heads = heads; self.scale = scale

@@ -14,6 +14,10 @@ public protocol DecoderAdapter: AnyObject {
     func backward(layer: Int, input: SiteInput, x: Tensor, outputGradients: [Site: Tensor], dx: Tensor, rows: TokenRows)
     /// The lowest layer whose adapters need gradients: the backward pass stops there (nil: none).
     var lowestLayerNeedingGradients: Int? { get }
+    /// Whether a token's update depends on the other tokens of its sequence (Lily's router averages
+    /// over them): a sequence fed in parts through a KV cache then gets other numbers than one pass
+    /// over the whole of it, so scorers must run whole sequences.
+    var mixesTokensOfASequence: Bool { get }
 }
 
 /// How the n rows of a site's input are laid out: `sequences` sequences of n / sequences tokens

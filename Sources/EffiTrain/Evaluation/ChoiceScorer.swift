@@ -4,7 +4,9 @@ import EffiModel
 import EffiTokenizer
 
 /// Scores the candidates of items: each distinct context runs once through the KV cache and every
-/// continuation that shares it continues from there (the cache is cut back between them).
+/// continuation that shares it continues from there (the cache is cut back between them). With an
+/// adapter whose update mixes a sequence's tokens (Lily), each candidate's whole sequence runs in
+/// one pass instead, so the context and continuation are one sequence as in training.
 public struct ChoiceScorer {
     public let decoder: Decoder
     public let tokenizer: Tokenizer
@@ -33,6 +35,10 @@ public struct ChoiceScorer {
             guard prefix.count + longest <= decoder.config.contextLength else {
                 throw FormatError("multiple choice", "context and continuation need \(prefix.count + longest) tokens; the model's context holds \(decoder.config.contextLength)")
             }
+            if decoder.adapter?.mixesTokensOfASequence == true {
+                for (member, tokens) in zip(members, continuations) { scores[member] = wholeSequenceScore(prefix: prefix, continuation: tokens) }
+                continue
+            }
             let cache = KVCache(config: decoder.config, capacity: prefix.count + longest)
             let afterContext = decoder.logitsOfNext(tokens: prefix, cache: cache)
             let vocabulary = decoder.config.vocabulary
@@ -49,5 +55,16 @@ public struct ChoiceScorer {
             }
         }
         return scores
+    }
+
+    /// Σ log p(continuation[i] | prefix, continuation[..<i]) from one forward over prefix + continuation minus its last token.
+    private func wholeSequenceScore(prefix: [Int32], continuation: [Int32]) -> Double {
+        let tokens = prefix + continuation.dropLast(), vocabulary = decoder.config.vocabulary
+        let logits = decoder.logits(tokens: tokens, batch: 1, seqLen: tokens.count)
+        var total = 0.0
+        for (i, target) in continuation.enumerated() {
+            total += CrossEntropy.logProbability(row: logits.data + (prefix.count - 1 + i) * vocabulary, count: vocabulary, target: target)
+        }
+        return total
     }
 }
