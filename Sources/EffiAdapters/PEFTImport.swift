@@ -112,10 +112,15 @@ extension Adapters {
         return hits.max { ($0.count, $1) < ($1.count, $0) }.map { pattern[$0]! }
     }
 
-    /// A native adapter folder (`adapters.safetensors`) or a PEFT LoRA folder (`adapter_model.safetensors`);
-    /// `weights`: the base's, for methods built from their site's frozen W.
+    /// A native adapter folder (`adapters.safetensors`), a PEFT folder (`adapter_model.safetensors`)
+    /// or llama.cpp's LoRA adapter GGUF file; `weights`: the base's, for methods built from their
+    /// site's frozen W.
     public static func load(from folder: String, model: ModelConfig, weights: ModelWeights? = nil) throws -> Adapters {
         let fm = FileManager.default
+        var isFolder: ObjCBool = false
+        if fm.fileExists(atPath: folder, isDirectory: &isFolder), !isFolder.boolValue {
+            return try importLlamaCppGGUF(path: folder, model: model)
+        }
         if fm.fileExists(atPath: (folder as NSString).appendingPathComponent(AdapterFile.weightsName)) {
             return try AdapterFile.load(from: folder, model: model, weights: weights)
         }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import EffiAdapters
+import EffiCore
 import EffiFormats
 import EffiModel
 import Foundation
@@ -17,8 +18,11 @@ struct Export: ParsableCommand {
     @Option(help: "An effilora adapter folder.")
     var adapter: String
 
-    @Option(help: "Output format (peft).")
+    @Option(help: "Output format: peft (a folder) or gguf (llama.cpp's LoRA adapter file, for --lora).")
     var format = "peft"
+
+    @Option(help: "gguf: the tensors' type (f32, f16, bf16, q8_0).")
+    var dtype = "f32"
 
     @Option(help: "The folder to write.")
     var out: String
@@ -30,7 +34,7 @@ struct Export: ParsableCommand {
     var model: String?
 
     func run() throws {
-        guard format == "peft" else { throw ValidationError("--format \(format): only peft is supported") }
+        guard ["peft", "gguf"].contains(format) else { throw ValidationError("--format \(format): peft or gguf") }
         let config: ModelConfig
         if let model {
             config = try LanguageModel.decoderConfig(model)
@@ -41,6 +45,14 @@ struct Export: ParsableCommand {
                               "does not record the Q/K row order of the model it was trained on (written by an older effilora); pass --model with that base model")
         }
         let adapters = try AdapterFile.load(from: adapter, model: config)
+        if format == "gguf" {
+            guard let type = ["f32": GGMLType.f32, "f16": .f16, "bf16": .bf16, "q8_0": .q8_0][dtype] else {
+                throw ValidationError("--dtype \(dtype): f32, f16, bf16 or q8_0")
+            }
+            try adapters.exportLlamaCppGGUF(to: out, dtype: type)
+            print("wrote \(out): llama.cpp LoRA adapter, r \(adapters.config.rank), \(try adapters.loraFactors().count) modules, \(dtype); use it with llama.cpp's --lora on a GGUF \(config.architecture) base")
+            return
+        }
         try adapters.exportPEFT(to: out, baseModel: baseName ?? model ?? "")
         let written = try SafetensorsFile(path: (out as NSString).appendingPathComponent(PEFT.weightsName))
         let count = try written.names.reduce(0) { $0 + (try written.info($1).map { $0.shape.reduce(1, *) } ?? 0) }

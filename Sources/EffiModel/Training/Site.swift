@@ -30,6 +30,19 @@ public enum Site: String, CaseIterable, Codable, Sendable, Comparable {
         }
     }
 
+    /// The base weight it adapts, in the tensor-name table.
+    public var tensorName: TensorName {
+        switch self {
+        case .q: .q
+        case .k: .k
+        case .v: .v
+        case .o: .o
+        case .gate: .gate
+        case .up: .up
+        case .down: .down
+        }
+    }
+
     public static func < (a: Site, b: Site) -> Bool { allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)! }
 }
 
