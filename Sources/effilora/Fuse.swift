@@ -5,14 +5,13 @@ import EffiModel
 
 struct Fuse: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Add an adapter's s·B·A into the base weights and write a Hugging Face folder or a GGUF file.",
-        discussion: "Without --adapter it converts the base alone (e.g. a GGUF file into a Hugging Face folder).")
+        abstract: "Fold adapters into the base weights (s·B·A added; DoRA's rows rescaled) and write a Hugging Face folder or a GGUF file.",
+        discussion: "Without --adapter it converts the base alone (e.g. a GGUF file into a Hugging Face folder). Several --adapter add their updates (additive adapters only).")
 
     @Option(help: "The base model: a GGUF file or a Hugging Face folder.")
     var model: String
 
-    @Option(help: "An effilora adapter folder or a PEFT LoRA folder.")
-    var adapter: String?
+    @OptionGroup var adapters: AdapterChoice
 
     @Option(help: "The folder (hf) or file (gguf) to write.")
     var out: String
@@ -29,12 +28,16 @@ struct Fuse: ParsableCommand {
             throw ValidationError("--dtype \(dtype): expected f32, f16 or bf16" + (format == "gguf" ? ", or q8_0" : " (q8_0 only with --format gguf)"))
         }
         let lm = try LanguageModel.load(model)
-        if let adapter { try Adapters.load(from: adapter, model: lm.decoder.config, weights: lm.decoder.weights).fuse(into: lm.decoder.weights) }
+        switch try adapters.adapter(for: lm) {
+        case let one as Adapters: try one.fuse(into: lm.decoder.weights)
+        case let stack as StackedLoRA: try stack.fuse(into: lm.decoder.weights)
+        default: break
+        }
         if format == "hf" {
             try ModelWriter.writeHuggingFace(lm, to: out, dtype: ["f32": .f32, "f16": .f16, "bf16": .bf16][dtype]!)
         } else {
             try ModelWriter.writeGGUF(lm, to: out, type: ["f32": .f32, "f16": .f16, "bf16": .bf16, "q8_0": .q8_0][dtype]!)
         }
-        print("wrote \(out) (\(format), \(dtype))\(adapter.map { " with \($0) fused in" } ?? "")")
+        print("wrote \(out) (\(format), \(dtype))\(adapters.paths.isEmpty ? "" : " with \(adapters.paths.joined(separator: " + ")) fused in")")
     }
 }

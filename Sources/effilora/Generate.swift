@@ -29,8 +29,7 @@ struct Generate: ParsableCommand {
     @Option(help: "Random seed for sampling (default: a random one, printed with --verbose).")
     var seed: UInt64?
 
-    @Option(help: "An adapter folder written by train (adapters.safetensors), or a PEFT LoRA folder (adapter_model.safetensors).")
-    var adapter: String?
+    @OptionGroup var adapters: AdapterChoice
 
     @Flag(help: "Wrap the prompt in the model's chat template as a user message.")
     var chat = false
@@ -49,7 +48,7 @@ struct Generate: ParsableCommand {
     }
 
     func run() throws {
-        let lm = try loadModel(model, adapter: adapter, precision: precision)
+        let lm = try loadModel(model, adapters: adapters, precision: precision)
         var text = prompt
         if chat {
             var messages = [ChatMessage(role: "user", content: prompt)]

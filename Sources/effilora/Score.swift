@@ -10,8 +10,7 @@ struct Score: ParsableCommand {
     var model: String
     @OptionGroup var precision: PrecisionOptions
 
-    @Option(help: "An adapter folder written by train (adapters.safetensors), or a PEFT LoRA folder (adapter_model.safetensors).")
-    var adapter: String?
+    @OptionGroup var adapters: AdapterChoice
 
     @Option(help: "The text to score.")
     var text: String
@@ -41,7 +40,7 @@ struct Score: ParsableCommand {
     }
 
     func run() throws {
-        let lm = try loadModel(model, adapter: adapter, precision: precision)
+        let lm = try loadModel(model, adapters: adapters, precision: precision)
         let ids = lm.tokenizer.encode(text)
         guard ids.count >= 2 else { throw ValidationError("the text has \(ids.count) token(s); scoring needs at least 2") }
         guard ids.count <= lm.decoder.config.contextLength else {

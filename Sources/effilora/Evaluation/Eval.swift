@@ -22,7 +22,7 @@ struct Eval: ParsableCommand {
 
     @Option(help: "A GGUF file or a Hugging Face folder.") var model: String
     @OptionGroup var precision: PrecisionOptions
-    @Option(help: "An adapter folder written by train, or a PEFT LoRA folder.") var adapter: String?
+    @OptionGroup var adapters: AdapterChoice
     @Option(help: "Tasks, comma-separated: \(TaskSuite.commonsense.joined(separator: ",")), or commonsense for all eight.") var tasks: String?
     @Option(help: "An evaluation file (JSONL) instead of --tasks.") var file: String?
     @Option(help: "The tasks' split: test | valid.") var split = "test"
@@ -37,8 +37,8 @@ struct Eval: ParsableCommand {
     @Flag(help: "Print the table as Markdown.") var markdown = false
 
     struct LossReport: Encodable { let file: String; let examples: Int; let targets: Int; let loss: Double; let perplexity: Double }
-    struct ChoiceReport: Encodable { let model: String; let adapter: String?; let tasks: [ChoiceResult]; let average: TaskAverage? }
-    struct GenerationReport: Encodable { let model: String; let adapter: String?; let tasks: [GenerationResult] }
+    struct ChoiceReport: Encodable { let model: String; let adapters: [String]; let tasks: [ChoiceResult]; let average: TaskAverage? }
+    struct GenerationReport: Encodable { let model: String; let adapters: [String]; let tasks: [GenerationResult] }
 
     func validate() throws {
         guard ["choice", "generate", "loss"].contains(mode) else { throw ValidationError("--mode is choice, generate or loss") }
@@ -53,7 +53,7 @@ struct Eval: ParsableCommand {
     }
 
     func run() throws {
-        let lm = try loadModel(model, adapter: adapter, precision: precision)
+        let lm = try loadModel(model, adapters: adapters, precision: precision)
         if mode == "loss", let file { return try evaluateLoss(lm, file: file) }
         let sources = try file.map { [EvalSource(name: ($0 as NSString).lastPathComponent, file: $0, fewShotFile: fewshotFile)] }
             ?? EvalSource.tasks([tasks ?? ""], split: split, kind: mode == "choice" ? "mc" : "instruct", data: data, fewShot: numFewshot > 0)
@@ -64,7 +64,7 @@ struct Eval: ParsableCommand {
                 if !quiet { emit(String(format: "%@: %d items: acc %@, %d unanswered (%.1f s)", r.task, r.score.count,
                                         withError(r.score.acc, r.score.accStderr), r.score.unanswered, r.seconds)) }
             }
-            if json { return try printJSON(GenerationReport(model: model, adapter: adapter, tasks: results)) }
+            if json { return try printJSON(GenerationReport(model: model, adapters: adapters.paths, tasks: results)) }
             let table = SuiteEvaluator.generationTable(results)
             return print(markdown ? table.markdown() : "\n" + table.text())
         }
@@ -73,7 +73,7 @@ struct Eval: ParsableCommand {
                                     withError(r.score.acc, r.score.accStderr), withError(r.score.accNorm, r.score.accNormStderr), r.seconds)) }
         }
         if json {
-            return try printJSON(ChoiceReport(model: model, adapter: adapter, tasks: results,
+            return try printJSON(ChoiceReport(model: model, adapters: adapters.paths, tasks: results,
                                               average: results.count > 1 ? TaskAverage(results.map(\.score)) : nil))
         }
         let table = SuiteEvaluator.choiceTable(results)
