@@ -10,12 +10,9 @@ struct AdapterChoice: ParsableArguments {
     @Option(help: "A factor on an --adapter's update; repeat it once per --adapter, in the same order (default 1 each).")
     var adapterScale: [Float] = []
 
-    /// Exactly one adapter, at scale 1.
-    static func one(_ path: String) -> AdapterChoice {
-        var choice = AdapterChoice()
-        choice.paths = [path]
-        return choice
-    }
+    /// Exactly one adapter at scale 1, or none (a value built in code must be parsed: the property
+    /// wrappers hold nothing until then).
+    static func one(_ path: String?) throws -> AdapterChoice { try parse(path.map { ["--adapter", $0] } ?? []) }
 
     /// The adapter for `lm`: none, the one given (any method, at scale 1), or several stacked.
     func adapter(for lm: LanguageModel) throws -> DecoderAdapter? {

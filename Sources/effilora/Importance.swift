@@ -31,7 +31,7 @@ struct Importance: ParsableCommand {
     }
 
     func run() throws {
-        let lm = try loadModel(model, adapters: AdapterChoice.one(adapter), precision: precision)
+        let lm = try loadModel(model, adapters: try AdapterChoice.one(adapter), precision: precision)
         guard let adapters = lm.decoder.adapter as? Adapters else { throw ValidationError("no adapter loaded") }
         lm.decoder.adapter = nil
         let dataset = try Dataset(path: data, tokenizer: lm.tokenizer, chatTemplate: try? lm.chatTemplate(), options: .init())

@@ -67,9 +67,14 @@ extension AdapterExchangeTests {
         XCTAssertLessThanOrEqual(maxDifference(logits(lm, nil), logits(lm, fresh)), 1e-5, "B = 0 and m = ‖W‖: the base model")
         let a = try randomDoRAOrLily(lm, .dora), expected = logits(lm, a)
         try a.fuse(into: lm.decoder.weights)
+        assertBaseScores(lm, equal: expected, "DoRA fused")
+    }
+
+    /// The model without an adapter (its weights fused) scores as `expected`, within 1e-4.
+    func assertBaseScores(_ lm: LanguageModel, equal expected: Tensor, _ label: String) {
         let d = maxDifference(expected, logits(lm, nil))
-        print("DoRA fused: max |Δlogit| \(d)")
-        XCTAssertLessThanOrEqual(d, 1e-4)
+        print("\(label): max |Δlogit| \(d)")
+        XCTAssertLessThanOrEqual(d, 1e-4, label)
     }
 
     /// DoRA keeps its row norms between passes; a changed B or A (an optimiser step) must not meet a

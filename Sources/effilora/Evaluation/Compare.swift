@@ -157,7 +157,7 @@ struct Compare: ParsableCommand {
         }
 
         let precision = try PrecisionOptions.parse(["--compute-dtype", s.computeDtype.rawValue, "--base-storage", s.baseStorage.rawValue])
-        let lm = try loadModel(s.model, adapters: AdapterChoice(), precision: precision)
+        let lm = try loadModel(s.model, adapters: try AdapterChoice.one(nil), precision: precision)
         let evaluator = SuiteEvaluator(model: lm, limit: s.limit, shots: 0)
         var results: [MethodResult] = []
         for (method, arguments) in plans {
