@@ -123,11 +123,11 @@ final class DoRABranch: AdapterBranch {
 
     func loraFactor(a: Tensor) throws -> (a: Tensor, b: Tensor, scale: Float) { (a, b.value, scale) }
 
-    /// W ← g ∘ (W + s B A), the norm taken before the update (PEFT's merge).
+    /// W ← m ∘ V / ‖V‖_row with V = W + s B A (PEFT's merge: the norm of the unmerged W plus the update).
     func fold(into w: Tensor, a: Tensor) throws {
+        MatMul.nn(b.value, a, into: w, alpha: scale, accumulate: true)  // w = V = W + s B A
         let norms = Tensor(shape: [w.rows])
-        Self.rowNorms(FrozenLinear(w), plus: (b.value, a, scale), into: norms)
-        MatMul.nn(b.value, a, into: w, alpha: scale, accumulate: true)
+        Self.rowNorms(FrozenLinear(w), plus: nil, into: norms)
         let c = w.columns
         for i in 0..<w.rows {
             let gain = magnitude.value[i] / norms[i]
