@@ -21,8 +21,8 @@ extension Adapters {
     /// whose update is not a fixed LoRA (routed experts, Lily) and DoRA (llama.cpp has no
     /// magnitude) are refused with the reason.
     public func exportLlamaCppGGUF(to path: String, dtype: GGMLType = .f32) throws {
-        if config.method == .dora {
-            throw AdapterError("DoRA rescales each output row of W by m / ‖W + s·B·A‖, which llama.cpp's LoRA adapters cannot express; fuse it into the model (effilora fuse --format gguf) or export it as PEFT")
+        if let reason = notAnAdditiveUpdate {
+            throw AdapterError("\(reason), so llama.cpp's LoRA adapters cannot express it; fuse it into the model (effilora fuse --format gguf) or export it as PEFT")
         }
         guard [.f32, .f16, .bf16, .q8_0].contains(dtype) else { throw AdapterError("adapter tensors as \(dtype): use f32, f16, bf16 or q8_0") }
         let factors = try loraFactors()

@@ -20,6 +20,14 @@ extension Adapters {
             + "so its update differs token by token: it is not a LoRA and cannot be fused. Use it with effilora's own generate, score and eval"
     }
 
+    /// Why its update is not one added to W (so it cannot be stacked with others or be a llama.cpp
+    /// LoRA), or nil when it is: DoRA's factors (which PEFT stores beside its magnitude) are not its
+    /// whole update; the others' reason is `notAFixedLowRankUpdate` or their branch's.
+    public var notAnAdditiveUpdate: String? {
+        guard config.method == .dora else { return nil }
+        return "DoRA rescales each output row of W by m / ‖W + s·B·A‖, which is not an update added to W"
+    }
+
     /// Every live site's update as LoRA factors, layer by layer in site order: LoRA, LoRA-FA and
     /// EffiLoRA as they are (EffiLoRA's shared A is the same tensor at each of its sites); VeRA as
     /// its equivalent LoRA (see `VeRABranch`). Layers the Reducer dropped have no update and are

@@ -8,13 +8,12 @@ import EffiModel
 public final class StackedLoRA: DecoderAdapter {
     /// Per layer and site: (A [r, d_in], c·s·B [d_out, r]) of each adapter that adapts it.
     private var terms: [Int: [Site: [(a: Tensor, b: Tensor)]]] = [:]
-    public let count: Int
 
     /// `members`: each adapter with a name for errors (its path) and its scale.
     public init(_ members: [(name: String, adapters: Adapters, scale: Float)]) throws {
         for m in members {
-            if m.adapters.config.method == .dora {
-                throw AdapterError("\(m.name): DoRA rescales each output row of W by m / ‖W + s·B·A‖, so its update does not add to another adapter's; it cannot be stacked (use it alone)")
+            if let reason = m.adapters.notAnAdditiveUpdate {
+                throw AdapterError("\(m.name): \(reason), so it does not add to another adapter's update; it cannot be stacked (use it alone)")
             }
             let factors: [LoRAFactor]
             do { factors = try m.adapters.loraFactors() } catch { throw AdapterError("\(m.name): \(error); only additive adapters stack") }
@@ -24,7 +23,6 @@ public final class StackedLoRA: DecoderAdapter {
                 terms[f.layer, default: [:]][f.site, default: []].append((f.a, b))
             }
         }
-        count = members.count
     }
 
     public func forward(layer: Int, input: SiteInput, x: Tensor, outputs: [Site: Tensor], rows: TokenRows) {
