@@ -39,6 +39,12 @@ public enum PEFT {
         return ["layers_to_transform": all ? NSNull() : layers as Any, "layers_pattern": all ? NSNull() : "layers" as Any]
     }
 
+    /// The adapted layers a config's `layers_to_transform` lists (a list or one layer; absent or
+    /// null: all, which `AdapterConfig.layers` writes as []).
+    static func layersToTransform(_ json: HuggingFaceConfig) -> [Int] {
+        (json.json["layers_to_transform"] as? [Int]) ?? (json.json["layers_to_transform"] as? Int).map { [$0] } ?? []
+    }
+
     /// The module names PEFT matches (`q_proj`, …).
     static func targetModules(_ targets: [Site]) -> [String] { targets.map { String($0.huggingFaceModule.split(separator: ".").last!) } }
 }

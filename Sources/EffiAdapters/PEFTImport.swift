@@ -38,9 +38,7 @@ extension Adapters {
         c.rslora = try json.bool("use_rslora", default: false)
         c.dropout = Float(try json.double("lora_dropout", default: 0))
         c.targets = try AdapterConfig.parseTargets(try json.strings("target_modules"))
-        if json.contains("layers_to_transform") {
-            c.layers = (json.json["layers_to_transform"] as? [Int]) ?? (json.json["layers_to_transform"] as? Int).map { [$0] } ?? []
-        }
+        c.layers = PEFT.layersToTransform(json)
         // Per site: its rank and scale from the patterns (PEFT's defaults r and lora_alpha).
         func rank(_ module: String) -> Int { match(rankPattern, module) ?? c.rank }
         func scale(_ module: String) -> Float {

@@ -23,9 +23,7 @@ extension Adapters {
         lily.scaling = Float(try json.double("scaling"))
         c.lily = lily
         c.targets = try AdapterConfig.parseTargets(try json.strings("target_modules"))
-        if json.contains("layers_to_transform") {
-            c.layers = (json.json["layers_to_transform"] as? [Int]) ?? (json.json["layers_to_transform"] as? Int).map { [$0] } ?? []
-        }
+        c.layers = PEFT.layersToTransform(json)
         let adapters = try Adapters(config: c, model: model)
         let weightsPath = (folder as NSString).appendingPathComponent(PEFT.weightsName)
         let file = try SafetensorsFile(path: weightsPath)
