@@ -26,6 +26,8 @@ public enum Checkpoint {
         public var activationCache: ActivationCache.Snapshot?
         /// Router health counted since the last validation (reported at the next one).
         public var routerStatistics: [String: RouterStatistics]?
+        /// The best validation loss so far and early stopping's count.
+        public var validation: ValidationTracker?
     }
 
     /// The run folder of a checkpoint folder (`<run>/checkpoints/step-N`), or `path` itself.

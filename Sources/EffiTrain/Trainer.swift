@@ -20,6 +20,10 @@ public struct StepMetrics: Codable, Sendable {
     /// With the Reducer: the number of trainable layers, and each scoring round's outcome.
     public var activeLayers: Int?
     public var reducer: ReducerRound?
+    /// At validation steps: whether this is the lowest validation loss so far, and whether early
+    /// stopping ends the run here.
+    public var best: Bool?
+    public var earlyStop: Bool?
 }
 
 /// Per router: each expert's mean weight, the fraction of tokens whose top weight is > 0.95, and
@@ -67,6 +71,13 @@ public final class Trainer {
     private var epochBatches: (epoch: Int, batches: [[Int]])?
     /// Router health since the last validation (multi-B adapters).
     public private(set) var routerStatistics: [String: RouterStatistics] = [:]
+    /// The best validation loss and early stopping's count.
+    public private(set) var validationTracker = ValidationTracker()
+    /// Early stopping ended the run before `options.iterations`.
+    public var stoppedEarly: Bool { validationTracker.shouldStop(patience: options.earlyStoppingPatience) }
+    /// Where the final adapter and the best adapter are written.
+    public var adapterFolder: String { (output as NSString).appendingPathComponent("adapter") }
+    public var bestAdapterFolder: String { (output as NSString).appendingPathComponent("adapter-best") }
 
     public let reducer: Reducer?
     public var pass: TrainingPass { trainingStep.pass }
@@ -118,11 +129,13 @@ public final class Trainer {
             try trainingStep.restoreActivationCache(snapshot, source: (checkpoint as NSString).appendingPathComponent("state.json"))
         }
         routerStatistics = state.routerStatistics ?? [:]
+        validationTracker = state.validation ?? ValidationTracker()
         try MetricsLog(output: output).truncate(afterStep: step)
     }
 
-    /// Runs to `options.iterations` (or only to `stopAfter`), calling `progress` after every step;
-    /// the final adapter is written when the last iteration is done.
+    /// Runs to `options.iterations` (or only to `stopAfter`, or until early stopping), calling
+    /// `progress` after every step; the final adapter is written when the last iteration is done
+    /// or early stopping ends the run, the best one whenever a validation sets a new lowest loss.
     public func run(stopAfter: Int? = nil, progress: (StepMetrics) -> Void = { _ in }) throws {
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         let log = try MetricsLog(output: output)
@@ -132,22 +145,39 @@ public final class Trainer {
             try log.append(ValidationMetrics(step: 0, validationLoss: loss))
             initialValidationLoss = loss
         }
-        while step < min(stopAfter ?? options.iterations, options.iterations) {
+        while step < min(stopAfter ?? options.iterations, options.iterations) && !stoppedEarly {
             var metrics = try trainStep()
             if let validation, (options.validateEvery > 0 && step % options.validateEvery == 0) || step == options.iterations {
-                metrics.validationLoss = try evaluate(validation)
+                let loss = try evaluate(validation)
+                metrics.validationLoss = loss
                 if !routerStatistics.isEmpty {
                     metrics.routers = routerStatistics.mapValues(RouterSummary.init)
                     routerStatistics = [:]
                 }
+                let outcome = validationTracker.record(loss: loss, step: step, minDelta: options.earlyStoppingMinDelta)
+                metrics.best = outcome.isBest
+                if outcome.isBest && options.keepBest { try saveAdapter(to: bestAdapterFolder) }
+                if stoppedEarly { metrics.earlyStop = true }
             }
             try log.append(metrics)
-            if options.saveEvery > 0 && step % options.saveEvery == 0 || step == options.iterations { try saveCheckpoint() }
+            if options.saveEvery > 0 && step % options.saveEvery == 0 || step == options.iterations || stoppedEarly { try saveCheckpoint() }
             progress(metrics)
         }
-        if step == options.iterations {
-            try AdapterFile.save(adapters, to: (output as NSString).appendingPathComponent("adapter"), layerScores: reducer?.state.scores)
+        if step == options.iterations || stoppedEarly { try saveAdapter(to: adapterFolder) }
+    }
+
+    /// Writes the adapter into `folder` as a whole: into `folder.partial`, then swapped in by two
+    /// renames, so a kill leaves the previous adapter or the new one, never a mix.
+    private func saveAdapter(to folder: String) throws {
+        let fm = FileManager.default, partial = folder + ".partial", old = folder + ".old"
+        try? fm.removeItem(atPath: partial)
+        try AdapterFile.save(adapters, to: partial, layerScores: reducer?.state.scores)
+        try? fm.removeItem(atPath: old)
+        if fm.fileExists(atPath: folder) {
+            guard rename(folder, old) == 0 else { throw FormatError(folder, "cannot be moved aside (errno \(errno))") }
         }
+        guard rename(partial, folder) == 0 else { throw FormatError(folder, "cannot be renamed into place (errno \(errno))") }
+        try? fm.removeItem(atPath: old)
     }
 
     public func saveCheckpoint() throws {
@@ -155,7 +185,8 @@ public final class Trainer {
                                      trainingExamples: train.examples.count, trainingDataHash: trainingDataHash,
                                      reducerOptions: reducer?.options, reducer: reducer?.state,
                                      layerModes: reducer == nil ? nil : adapters.layerModes, activationCache: activationCache?.snapshot,
-                                     routerStatistics: routerStatistics.isEmpty ? nil : routerStatistics)
+                                     routerStatistics: routerStatistics.isEmpty ? nil : routerStatistics,
+                                     validation: validationTracker)
         try Checkpoint.save(output: output, state: state, adapters: adapters, optimizer: optimizer)
     }
 

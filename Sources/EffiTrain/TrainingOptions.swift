@@ -19,6 +19,12 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     public var maxSeqLen = 2048
     public var maskPrompt = true
     public var gradientCheckpointing = false
+    /// Keep the adapter with the lowest validation loss in `adapter-best/`.
+    public var keepBest = true
+    /// Stop after this many validations in a row without an improvement of more than
+    /// `earlyStoppingMinDelta` (0: never).
+    public var earlyStoppingPatience = 0
+    public var earlyStoppingMinDelta = 0.0
 
     public init() {}
 }

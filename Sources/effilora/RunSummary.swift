@@ -17,6 +17,11 @@ struct RunSummary: Codable {
     let peakResidentMiB: Double
     let initialValidationLoss: Double?
     let finalValidationLoss: Double?
+    /// The validation with the lowest loss (its adapter is `adapter-best/` unless --no-keep-best).
+    let bestStep: Int?
+    let bestValidationLoss: Double?
+    /// Where early stopping ended the run (nil when it ran all its steps).
+    let stoppedEarlyAtStep: Int?
 
     var tokensPerSecond: Double { Double(tokens) / max(stepSeconds, 1e-9) }
 

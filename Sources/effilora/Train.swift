@@ -51,6 +51,9 @@ struct Train: ParsableCommand {
     @Option(help: "Validation loss every N steps (0: only at the end).") var stepsPerEval = 100
     @Option(help: "Validation batches per evaluation (0: all).") var valBatches = 0
     @Option(help: "Checkpoint every N steps (and at the end).") var saveEvery = 100
+    @Flag(inversion: .prefixedNo, help: "Keep the adapter with the lowest validation loss in OUTPUT/adapter-best (when valid.jsonl exists).") var keepBest = true
+    @Option(help: "Stop after N validations in a row without improvement (0: off; needs valid.jsonl).") var earlyStoppingPatience = 0
+    @Option(help: "Early stopping: an improvement must lower the best validation loss by more than this.") var earlyStoppingMinDelta = 0.0
     @Option(help: "Progress line every N steps when not on a terminal.") var stepsPerReport = 10
     @Option(help: "Seed for initialisation, shuffling and dropout.") var seed: UInt64 = 0
     @Option(help: "Examples longer than this are truncated (counted and reported).") var maxSeqLength = 2048
@@ -87,12 +90,16 @@ struct Train: ParsableCommand {
         o.adam.beta1 = beta1; o.adam.beta2 = beta2; o.adam.epsilon = epsilon; o.adam.weightDecay = weightDecay
         o.clipNorm = clipNorm; o.validateEvery = stepsPerEval; o.validationBatches = valBatches; o.saveEvery = saveEvery
         o.seed = seed; o.maxSeqLen = maxSeqLength; o.maskPrompt = maskPrompt; o.gradientCheckpointing = gradCheckpoint
+        o.keepBest = keepBest; o.earlyStoppingPatience = earlyStoppingPatience; o.earlyStoppingMinDelta = earlyStoppingMinDelta
         return o
     }
 
     func validate() throws {
         guard iters > 0, batchSize > 0, gradAccumulation > 0, maxSeqLength > 1 else {
             throw ValidationError("--iters, --batch-size, --grad-accumulation must be positive and --max-seq-length > 1")
+        }
+        guard earlyStoppingPatience >= 0, earlyStoppingMinDelta >= 0, earlyStoppingMinDelta.isFinite else {
+            throw ValidationError("--early-stopping-patience and --early-stopping-min-delta must be ≥ 0")
         }
         if let keep = reducerKeep {
             guard keep > 0, keep < 1 || keep == keep.rounded() else { throw ValidationError("--reducer-keep is a count (1, 2, …) or a fraction in (0, 1)") }
@@ -121,6 +128,9 @@ struct Train: ParsableCommand {
         let validPath = (data as NSString).appendingPathComponent("valid.jsonl")
         let valid = FileManager.default.fileExists(atPath: validPath)
             ? try Dataset(path: validPath, tokenizer: lm.tokenizer, chatTemplate: template, options: dataOptions) : nil
+        if earlyStoppingPatience > 0 && valid == nil {
+            throw ValidationError("--early-stopping-patience needs validation data: \(validPath) does not exist")
+        }
         let report = ParameterReport(adapters: adapters, base: lm.decoder.config)
         emit(report.text)
         for d in [train.report] + (valid.map { [$0.report] } ?? []) {
@@ -143,10 +153,19 @@ struct Train: ParsableCommand {
             progress.update(metrics)
         }
         progress.finish()
-        try RunSummary(parameters: ParameterReport(adapters: trainer.adapters, base: lm.decoder.config), steps: iters - progress.startStep, tokens: progress.tokens, stepSeconds: progress.stepSeconds,
+        let tracker = trainer.validationTracker
+        try RunSummary(parameters: ParameterReport(adapters: trainer.adapters, base: lm.decoder.config), steps: trainer.step - progress.startStep, tokens: progress.tokens, stepSeconds: progress.stepSeconds,
                        wallSeconds: progress.elapsed, peakResidentMiB: Double(peakResidentBytes()) / 1_048_576,
-                       initialValidationLoss: trainer.initialValidationLoss, finalValidationLoss: finalValidationLoss)
+                       initialValidationLoss: trainer.initialValidationLoss, finalValidationLoss: finalValidationLoss,
+                       bestStep: tracker.bestStep, bestValidationLoss: tracker.bestLoss, stoppedEarlyAtStep: trainer.stoppedEarly ? trainer.step : nil)
             .write(to: trainer.output)
+        if trainer.stoppedEarly {
+            emit(String(format: "early stopping at step %d of %d: %d validations without lowering %.4f by more than %g", trainer.step, iters,
+                        tracker.validationsWithoutImprovement, tracker.reference ?? .nan, earlyStoppingMinDelta))
+        }
+        if keepBest, let step = tracker.bestStep, let loss = tracker.bestLoss {
+            emit(String(format: "best: step %d, val %.4f: %@", step, loss, trainer.bestAdapterFolder))
+        }
         if let reducer = trainer.reducer {
             let total = progress.elapsed
             emit(String(format: "reducer: %d rounds, %.1f s scoring = %.1f%% of the run's %.1f s; active layers %@", reducer.state.rounds,
@@ -154,7 +173,7 @@ struct Train: ParsableCommand {
                         trainer.adapters.activeLayers.map(String.init).joined(separator: ",")))
         }
         if let cache = trainer.activationCache { emit(cache.summary) }
-        emit("adapter: \((trainer.output as NSString).appendingPathComponent("adapter"))")
+        emit("adapter: \(trainer.adapterFolder)")
     }
 
     private func writeRunDescription(trainer: Trainer, report: ParameterReport, datasets: [DatasetReport]) throws {

@@ -34,12 +34,13 @@ struct Compare: ParsableCommand {
     @Option(help: "Precision of the base's products in training and evaluation: f32 | bf16 | auto.") var computeDtype: ComputePrecision.Choice?
     @Option(help: "How the base is held in training and evaluation: quantized | dense | auto.") var baseStorage: BaseStorage.Choice?
     @Flag(help: "Keep a method's earlier run in the output folder when it finished with the same train arguments.") var reuse = false
+    @Flag(help: "Evaluate each method's adapter-best (lowest validation loss) instead of its final adapter.") var useBest = false
     @Flag(help: "Print JSON instead of the tables.") var json = false
 
     struct Setup {
         var model = PinnedFiles.smolLM2, data = "commonsense", methods = ["base", "effilora"], tasks = "commonsense"
         var limit = 0, generateLimit = 0, split = "test", output = "out/compare", computeDtype = ComputePrecision.Choice.auto
-        var baseStorage = BaseStorage.Choice.auto
+        var baseStorage = BaseStorage.Choice.auto, useBest = false
         var train: [String: Any] = [:], reducer: [String: Any] = ["reducer_keep": 0.25]
     }
 
@@ -52,7 +53,7 @@ struct Compare: ParsableCommand {
     }
 
     struct Report: Codable {
-        let model: String, data: String, split: String, limit: Int, trainArguments: [String]
+        let model: String, data: String, split: String, limit: Int, useBest: Bool, trainArguments: [String]
         let methods: [MethodResult]
     }
 
@@ -66,7 +67,8 @@ struct Compare: ParsableCommand {
                 guard !(value is [String: Any]) else { throw ValidationError("\(config): \(key) should be a value or a list") }
                 return "\(value)"
             }
-            let known: Set = ["model", "data", "methods", "tasks", "limit", "generate_limit", "split", "output", "compute_dtype", "base_storage", "train", "reducer"]
+            let known: Set = ["model", "data", "methods", "tasks", "limit", "generate_limit", "split", "output", "compute_dtype", "base_storage",
+                              "use_best", "train", "reducer"]
             if let unknown = file.keys.sorted().first(where: { !known.contains($0) }) {
                 throw ValidationError("\(config): unknown key \(unknown); known: \(known.sorted().joined(separator: ", "))")
             }
@@ -89,6 +91,10 @@ struct Compare: ParsableCommand {
                 guard let choice = BaseStorage.Choice(rawValue: value) else { throw ValidationError("\(config): base_storage should be quantized, dense or auto") }
                 s.baseStorage = choice
             }
+            if let value = try string("use_best") {
+                guard let flag = Bool(value) else { throw ValidationError("\(config): use_best should be true or false") }
+                s.useBest = flag
+            }
             for (key, target) in [("train", \Setup.train), ("reducer", \Setup.reducer)] where file[key] != nil {
                 guard let mapping = file[key] as? [String: Any] else { throw ValidationError("\(config): \(key) should be a mapping of train options") }
                 s[keyPath: target] = mapping
@@ -104,6 +110,7 @@ struct Compare: ParsableCommand {
         s.output = output ?? s.output
         s.computeDtype = computeDtype ?? s.computeDtype
         s.baseStorage = baseStorage ?? s.baseStorage
+        s.useBest = useBest || s.useBest
         if let iters { s.train["iters"] = iters }
         return s
     }
@@ -162,9 +169,12 @@ struct Compare: ParsableCommand {
         var results: [MethodResult] = []
         for (method, arguments) in plans {
             let folder = (s.output as NSString).appendingPathComponent(method)
-            lm.decoder.adapter = arguments == nil ? nil : try AdapterFile.load(from: (folder as NSString).appendingPathComponent("adapter"), model: lm.decoder.config,
-                                                                                 weights: lm.decoder.weights)
-            if !json { emit("evaluating \(method) on \(sources.map(\.name).joined(separator: ", "))") }
+            let adapterFolder = (folder as NSString).appendingPathComponent(s.useBest ? "adapter-best" : "adapter")
+            if arguments != nil, s.useBest, !FileManager.default.fileExists(atPath: adapterFolder) {
+                throw ValidationError("\(adapterFolder) does not exist: use_best needs validation data (valid.jsonl) and train's --keep-best")
+            }
+            lm.decoder.adapter = arguments == nil ? nil : try AdapterFile.load(from: adapterFolder, model: lm.decoder.config, weights: lm.decoder.weights)
+            if !json { emit("evaluating \(method)\(s.useBest && arguments != nil ? " (adapter-best)" : "") on \(sources.map(\.name).joined(separator: ", "))") }
             let evaluation = try evaluator.choices(sources) { r in
                 if !json { emit(String(format: "  %@: acc %@, acc_norm %@ (%d items, %.0f s)", r.task, withError(r.score.acc, r.score.accStderr),
                                        withError(r.score.accNorm, r.score.accNormStderr), r.score.count, r.seconds)) }
@@ -178,7 +188,7 @@ struct Compare: ParsableCommand {
                                         evaluation: evaluation, average: TaskAverage(evaluation.map(\.score)), generation: generation))
         }
 
-        let report = Report(model: s.model, data: dataFolder, split: s.split, limit: s.limit,
+        let report = Report(model: s.model, data: dataFolder, split: s.split, limit: s.limit, useBest: s.useBest,
                             trainArguments: ConfigFile.arguments(from: s.train), methods: results)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
@@ -212,15 +222,16 @@ struct Compare: ParsableCommand {
     }
 
     private static func tables(_ results: [MethodResult]) -> [Table] {
-        var training = Table(["method", "trainable", "× LoRA", "tok/s", "peak MiB", "train s", "val loss"])
+        var training = Table(["method", "trainable", "× LoRA", "tok/s", "peak MiB", "train s", "val loss", "best (step)"])
         for r in results {
-            guard let t = r.training else { training.add([r.method, "0", "–", "–", "–", "–", "–"]); continue }
+            guard let t = r.training else { training.add([r.method, "0", "–", "–", "–", "–", "–", "–"]); continue }
             let loss = t.finalValidationLoss.map { final in
                 t.initialValidationLoss.map { String(format: "%.3f → %.3f", $0, final) } ?? String(format: "%.3f", final)
             } ?? "–"
             training.add([r.method, "\(t.parameters.trainable)", String(format: "%.3f", t.parameters.ratioToLoRA),
                           String(format: "%.0f", t.tokensPerSecond), String(format: "%.0f", t.peakResidentMiB),
-                          String(format: "%.0f", t.wallSeconds), loss])
+                          String(format: "%.0f", t.wallSeconds), loss,
+                          t.bestValidationLoss.map { String(format: "%.3f (%d)", $0, t.bestStep ?? 0) } ?? "–"])
         }
         var tables = [training]
         for (metric, pick) in [("acc", { (s: MultipleChoiceScore) in (s.acc, s.accStderr) }), ("acc_norm", { ($0.accNorm, $0.accNormStderr) })] {
