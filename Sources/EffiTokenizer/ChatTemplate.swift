@@ -46,14 +46,27 @@ public struct ChatTemplate: Sendable, Equatable {
         return nil
     }
 
+    /// One rendered turn: its header `<|im_start|>role\n` and its body `content<|im_end|>\n`;
+    /// `message` is its index in the conversation (nil for the inserted default system turn).
+    public struct Turn: Sendable, Equatable {
+        public var message: Int?
+        public var header: String
+        public var body: String
+    }
+
+    /// The turns the template renders for `messages`, the default system turn first when inserted.
+    public func turns(_ messages: [ChatMessage]) -> [Turn] {
+        func turn(_ message: ChatMessage, _ index: Int?) -> Turn {
+            Turn(message: index, header: Self.start + message.role + "\n", body: message.content + Self.end + "\n")
+        }
+        var turns: [Turn] = []
+        if let defaultSystem, messages.first?.role != "system" { turns.append(turn(ChatMessage(role: "system", content: defaultSystem), nil)) }
+        for (index, message) in messages.enumerated() { turns.append(turn(message, index)) }
+        return turns
+    }
+
     /// The prompt text for `messages`, ending with the assistant's opening when `addGenerationPrompt`.
     public func render(_ messages: [ChatMessage], addGenerationPrompt: Bool = true) -> String {
-        var text = ""
-        if let defaultSystem, messages.first?.role != "system" {
-            text += Self.start + "system\n" + defaultSystem + Self.end + "\n"
-        }
-        for message in messages { text += Self.start + message.role + "\n" + message.content + Self.end + "\n" }
-        if addGenerationPrompt { text += Self.start + "assistant\n" }
-        return text
+        turns(messages).map { $0.header + $0.body }.joined() + (addGenerationPrompt ? Self.start + "assistant\n" : "")
     }
 }

@@ -33,18 +33,18 @@ public struct Batcher: Sendable {
         return batches
     }
 
-    /// Rows padded to the longest example; targets[t] = tokens[t + 1] where that token is not
-    /// prompt or padding, else the ignore index; padding is hidden from attention.
+    /// Rows padded to the longest example; targets[t] = tokens[t + 1] where that token is a
+    /// target of its example, else the ignore index; padding is hidden from attention.
     public func makeBatch(_ indices: [Int]) -> TrainingBatch {
         let length = indices.map { examples[$0].tokens.count }.max()!
         var tokens: [Int32] = [], targets: [Int32] = [], mask: [Bool] = []
         for i in indices {
-            let e = examples[i]
+            let e = examples[i], isTarget = e.targetFlags
             for t in 0..<length {
                 tokens.append(t < e.tokens.count ? e.tokens[t] : 0)
                 mask.append(t < e.tokens.count)
                 let next = t + 1
-                targets.append(next < e.tokens.count && next >= e.promptLength ? e.tokens[next] : CrossEntropy.ignoreIndex)
+                targets.append(next < e.tokens.count && isTarget[next] ? e.tokens[next] : CrossEntropy.ignoreIndex)
             }
         }
         return TrainingBatch(tokens: tokens, targets: targets, keyMask: mask.allSatisfy { $0 } ? nil : mask,

@@ -14,7 +14,7 @@ public enum Checkpoint {
         public var options: TrainingOptions
         public var adapter: AdapterConfig
         /// What the data position refers to: the training examples (count and a hash of their
-        /// tokens and prompt lengths); a resume on other data is refused.
+        /// tokens and targets); a resume on other data is refused.
         public var trainingExamples: Int
         public var trainingDataHash: UInt64
         /// The Reducer's options and state, and the layers' modes (nil without the Reducer).
@@ -37,11 +37,13 @@ public enum Checkpoint {
             ? url.deletingLastPathComponent().deletingLastPathComponent().path : path
     }
 
-    /// FNV-1a over every example's prompt length and tokens.
+    /// FNV-1a over every example's target spans and tokens.
     public static func dataHash(_ examples: [Example]) -> UInt64 {
         var hash = FNV1a()
         for e in examples {
-            hash.add(Int64(e.promptLength)); hash.add(Int64(e.tokens.count))
+            hash.add(Int64(e.targetSpans.count))
+            for span in e.targetSpans { hash.add(Int64(span.lowerBound)); hash.add(Int64(span.upperBound)) }
+            hash.add(Int64(e.tokens.count))
             for t in e.tokens { hash.add(Int64(t)) }
         }
         return hash.value

@@ -2,22 +2,13 @@ import EffiFormats
 import EffiTokenizer
 import Foundation
 
-/// One tokenized example: the ids and how many leading ids are prompt (masked from the loss).
-public struct Example: Sendable, Equatable {
-    public var tokens: [Int32]
-    public var promptLength: Int
-
-    public init(tokens: [Int32], promptLength: Int) {
-        self.tokens = tokens
-        self.promptLength = promptLength
-    }
-}
-
 /// What loading a JSONL file found, for the run's report.
 public struct DatasetReport: Sendable, Codable, Equatable {
     public var path: String
     public var examples = 0
     public var tokens = 0
+    /// Tokens that are loss targets.
+    public var targets = 0
     /// Examples cut to max_seq_len (their tail is lost).
     public var truncated = 0
     /// Lines skipped with --skip-bad-lines, with their errors.
@@ -25,16 +16,20 @@ public struct DatasetReport: Sendable, Codable, Equatable {
 }
 
 /// A JSONL data set in the formats mlx-lm reads: `{"text"}`, `{"prompt", "completion"}`, or
-/// `{"messages": [{"role", "content"}, …]}` (the chat template applied; every message but the
-/// last is prompt). BOS is prepended when the tokenizer adds one, EOS appended to each example.
+/// `{"messages": [{"role", "content"}, …]}` (the chat template applied; which turns are trained
+/// is `Options.chatTargets`). BOS is prepended when the tokenizer adds one, EOS appended to text
+/// and prompt/completion examples (a chat turn ends with the template's end marker).
 public struct Dataset: Sendable {
     public let examples: [Example]
     public let report: DatasetReport
 
     public struct Options: Sendable {
         public var maxSeqLen = 2048
-        /// Mask prompt tokens from the loss (mlx-lm's --mask-prompt is off by default; here it is on).
+        /// Mask prompt tokens from the loss (mlx-lm's --mask-prompt is off by default; here it is
+        /// on); off, every token of every example is trained, chats included.
         public var maskPrompt = true
+        /// Which turns of a chat are trained when the prompt is masked.
+        public var chatTargets = ChatTargets.allAssistant
         public var skipBadLines = false
         public init() {}
     }
@@ -44,18 +39,19 @@ public struct Dataset: Sendable {
         var examples: [Example] = []
         for (location, line) in try readJSONLines(path) {
             do {
-                var example = try Self.example(line, tokenizer: tokenizer, chatTemplate: chatTemplate, location: location)
-                if !options.maskPrompt { example.promptLength = 0 }
+                var example = try Self.example(line, tokenizer: tokenizer, chatTemplate: chatTemplate,
+                                               chatTargets: options.maskPrompt ? options.chatTargets : .all, location: location)
+                if !options.maskPrompt { example.setTargets([0..<example.tokens.count]) }
                 if example.tokens.count > options.maxSeqLen {
-                    example.tokens.removeLast(example.tokens.count - options.maxSeqLen)
-                    example.promptLength = min(example.promptLength, options.maxSeqLen)
+                    example.truncate(to: options.maxSeqLen)
                     report.truncated += 1
                 }
-                guard example.tokens.count - max(example.promptLength, 1) > 0 else {
-                    throw FormatError(location, "no completion tokens left to train on (prompt \(example.promptLength) of \(example.tokens.count) tokens after truncation to \(options.maxSeqLen))")
+                guard example.targetCount > 0 else {
+                    throw FormatError(location, "no target tokens left to train on (\(example.tokens.count) tokens after truncation to \(options.maxSeqLen), all of them prompt)")
                 }
                 examples.append(example)
                 report.tokens += example.tokens.count
+                report.targets += example.targetCount
             } catch let error as FormatError where options.skipBadLines {
                 report.skipped.append(error.description)
             }
@@ -66,7 +62,8 @@ public struct Dataset: Sendable {
         self.report = report
     }
 
-    static func example(_ line: Data, tokenizer: Tokenizer, chatTemplate: ChatTemplate?, location: String) throws -> Example {
+    static func example(_ line: Data, tokenizer: Tokenizer, chatTemplate: ChatTemplate?, chatTargets: ChatTargets,
+                        location: String) throws -> Example {
         let object: [String: Any]
         do {
             guard let o = try JSONSerialization.jsonObject(with: line) as? [String: Any] else { throw FormatError(location, "is not a JSON object") }
@@ -91,10 +88,7 @@ public struct Dataset: Sendable {
                 }
                 return ChatMessage(role: role, content: content)
             }
-            let prompt = bos + tokenizer.encode(template.render(Array(messages.dropLast()), addGenerationPrompt: false)
-                                               + ChatTemplate.start + messages.last!.role + "\n")
-            let reply = tokenizer.encode(messages.last!.content + ChatTemplate.end + "\n")
-            return Example(tokens: prompt + reply, promptLength: prompt.count)
+            return try chatExample(messages, template: template, targets: chatTargets, bos: bos, tokenizer: tokenizer, location: location)
         }
         if object["prompt"] != nil || object["completion"] != nil {
             let prompt = bos + tokenizer.encode(try string("prompt"))

@@ -18,6 +18,7 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     public var seed: UInt64 = 0
     public var maxSeqLen = 2048
     public var maskPrompt = true
+    public var chatTargets = ChatTargets.allAssistant
     public var gradientCheckpointing = false
     /// Keep the adapter with the lowest validation loss in `adapter-best/`.
     public var keepBest = true

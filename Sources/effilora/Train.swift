@@ -57,13 +57,17 @@ struct Train: ParsableCommand {
     @Option(help: "Progress line every N steps when not on a terminal.") var stepsPerReport = 10
     @Option(help: "Seed for initialisation, shuffling and dropout.") var seed: UInt64 = 0
     @Option(help: "Examples longer than this are truncated (counted and reported).") var maxSeqLength = 2048
-    @Flag(inversion: .prefixedNo, help: "Mask prompt tokens from the loss.") var maskPrompt = true
+    @Flag(inversion: .prefixedNo, help: "Mask prompt tokens from the loss (--no-mask-prompt trains every token, chats included).") var maskPrompt = true
+    @Option(help: "Chat data ({\"messages\"}): the turns trained, all-assistant | last-assistant | all (default all-assistant; all with --no-mask-prompt).") var trainOn: ChatTargets?
     @Flag(inversion: .prefixedNo, help: "Skip (and count) malformed lines instead of stopping.") var skipBadLines = false
     @Flag(inversion: .prefixedNo, help: "Recompute each layer's forward in the backward (less memory).") var gradCheckpoint = false
     @Option(help: "Continue the run in this output folder (or checkpoint folder) from its newest checkpoint.") var resume: String?
     @Option(help: "off | auto | DIR: keep each example's input of the lowest layer with an adapter branch when the layers below have none (Reducer drop mode, --num-layers), and start later epochs there; auto: in memory up to 2 GiB, else a file in the output folder; DIR: a file there.") var activationCache = "auto"
 
     static func main(arguments: [String]) throws {}
+
+    /// --train-on, or what --mask-prompt implies.
+    var chatTargets: ChatTargets { trainOn ?? (maskPrompt ? .allAssistant : .all) }
 
     var reducerOptions: ReducerOptions? {
         guard let reducerKeep else { return nil }
@@ -89,7 +93,7 @@ struct Train: ParsableCommand {
         o.learningRate = learningRate; o.schedule = schedule; o.warmup = warmup
         o.adam.beta1 = beta1; o.adam.beta2 = beta2; o.adam.epsilon = epsilon; o.adam.weightDecay = weightDecay
         o.clipNorm = clipNorm; o.validateEvery = stepsPerEval; o.validationBatches = valBatches; o.saveEvery = saveEvery
-        o.seed = seed; o.maxSeqLen = maxSeqLength; o.maskPrompt = maskPrompt; o.gradientCheckpointing = gradCheckpoint
+        o.seed = seed; o.maxSeqLen = maxSeqLength; o.maskPrompt = maskPrompt; o.chatTargets = chatTargets; o.gradientCheckpointing = gradCheckpoint
         o.keepBest = keepBest; o.earlyStoppingPatience = earlyStoppingPatience; o.earlyStoppingMinDelta = earlyStoppingMinDelta
         return o
     }
@@ -97,6 +101,9 @@ struct Train: ParsableCommand {
     func validate() throws {
         guard iters > 0, batchSize > 0, gradAccumulation > 0, maxSeqLength > 1 else {
             throw ValidationError("--iters, --batch-size, --grad-accumulation must be positive and --max-seq-length > 1")
+        }
+        if let trainOn, !maskPrompt, trainOn != .all {
+            throw ValidationError("--no-mask-prompt trains every token; it cannot be combined with --train-on \(trainOn.rawValue)")
         }
         guard earlyStoppingPatience >= 0, earlyStoppingMinDelta >= 0, earlyStoppingMinDelta.isFinite else {
             throw ValidationError("--early-stopping-patience and --early-stopping-min-delta must be ≥ 0")
@@ -122,6 +129,7 @@ struct Train: ParsableCommand {
         var dataOptions = Dataset.Options()
         dataOptions.maxSeqLen = maxSeqLength
         dataOptions.maskPrompt = maskPrompt
+        dataOptions.chatTargets = chatTargets
         dataOptions.skipBadLines = skipBadLines
         let template = try? lm.chatTemplate()
         let train = try Dataset(path: (data as NSString).appendingPathComponent("train.jsonl"), tokenizer: lm.tokenizer, chatTemplate: template, options: dataOptions)
@@ -134,7 +142,7 @@ struct Train: ParsableCommand {
         let report = ParameterReport(adapters: adapters, base: lm.decoder.config)
         emit(report.text)
         for d in [train.report] + (valid.map { [$0.report] } ?? []) {
-            emit("data: \(d.path): \(d.examples) examples, \(d.tokens) tokens, \(d.truncated) truncated to \(maxSeqLength)"
+            emit("data: \(d.path): \(d.examples) examples, \(d.tokens) tokens (\(d.targets) trained), \(d.truncated) truncated to \(maxSeqLength)"
                   + (d.skipped.isEmpty ? "" : ", \(d.skipped.count) bad lines skipped (first: \(d.skipped[0]))"))
         }
         let trainer = Trainer(decoder: lm.decoder, adapters: adapters, options: trainingOptions, train: train.examples,
@@ -192,6 +200,7 @@ struct Train: ParsableCommand {
 }
 
 extension LearningRateSchedule.Kind: ExpressibleByArgument {}
+extension ChatTargets: ExpressibleByArgument {}
 
 extension ReducerOptions.Importance: ExpressibleByArgument {}
 extension ReducerOptions.Mode: ExpressibleByArgument {}

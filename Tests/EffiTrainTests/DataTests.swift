@@ -37,17 +37,52 @@ final class DataTests: XCTestCase {
         XCTAssertEqual(data.examples.count, 3)
         let eos = t.eosID!
         XCTAssertEqual(data.examples[0].tokens, t.encode("Hello world") + [eos])
-        XCTAssertEqual(data.examples[0].promptLength, 0)
+        XCTAssertEqual(data.examples[0].targetSpans, [1..<data.examples[0].tokens.count])
         XCTAssertEqual(data.examples[1].tokens, t.encode("Question: 2+2?\nAnswer:") + t.encode(" 4") + [eos])
-        XCTAssertEqual(data.examples[1].promptLength, t.encode("Question: 2+2?\nAnswer:").count)
         let chat = data.examples[2]
         let prompt = template.render([ChatMessage(role: "user", content: "Hi")])
         XCTAssertEqual(chat.tokens, t.encode(prompt) + t.encode("Hello!<|im_end|>\n"))
-        XCTAssertEqual(chat.promptLength, t.encode(prompt).count)
+        XCTAssertEqual(chat.targetSpans, [t.encode(prompt).count..<chat.tokens.count])
+        XCTAssertEqual(data.examples[1].targetSpans, [t.encode("Question: 2+2?\nAnswer:").count..<data.examples[1].tokens.count])
+        XCTAssertEqual(data.report.targets, data.examples.map(\.targetCount).reduce(0, +))
 
         var unmasked = Dataset.Options()
         unmasked.maskPrompt = false
-        XCTAssertEqual(try Dataset(path: path, tokenizer: t, chatTemplate: template, options: unmasked).examples[1].promptLength, 0)
+        let all = try Dataset(path: path, tokenizer: t, chatTemplate: template, options: unmasked).examples
+        XCTAssertEqual(all.map(\.targetSpans), all.map { [1..<$0.tokens.count] }, "every token after the first, chats included")
+    }
+
+    /// A system message and three user/assistant exchanges: the target positions of each policy,
+    /// against the token counts of the rendered conversation's prefixes encoded as whole strings.
+    func testChatTargetsOfEveryAssistantTurn() throws {
+        let t = try smolLM2()
+        let template = try ChatTemplate(source: t.chatTemplateSource, origin: "SmolLM2")
+        let messages = [("system", "Be brief."), ("user", "Hi"), ("assistant", "Hello!"), ("user", "2+2?"), ("assistant", "4"),
+                        ("user", "And 3+3?"), ("assistant", "6, of course.")].map { ChatMessage(role: $0, content: $1) }
+        let json = messages.map { #"{"role": "\#($0.role)", "content": "\#($0.content)"}"# }.joined(separator: ", ")
+        let path = try write([#"{"messages": ["# + json + "]}"])
+        func spans(_ targets: ChatTargets) throws -> [Range<Int>] {
+            var options = Dataset.Options()
+            options.chatTargets = targets
+            return try Dataset(path: path, tokenizer: t, chatTemplate: template, options: options).examples[0].targetSpans
+        }
+        // Assistant turn i spans from the end of "…<|im_start|>assistant\n" to the end of its "<|im_end|>\n".
+        let assistant = messages.indices.filter { messages[$0].role == "assistant" }.map { i in
+            t.encode(template.render(Array(messages[..<i]))).count..<t.encode(template.render(Array(messages[...i]), addGenerationPrompt: false)).count
+        }
+        XCTAssertEqual(assistant.count, 3)
+        XCTAssertEqual(try spans(.allAssistant), assistant)
+        XCTAssertEqual(try spans(.lastAssistant), [assistant[2]])
+        let total = t.encode(template.render(messages, addGenerationPrompt: false)).count
+        XCTAssertEqual(try spans(.all), [1..<total])
+        // The trained tokens decode to the assistants' replies and their end markers, nothing else.
+        let example = try Dataset(path: path, tokenizer: t, chatTemplate: template, options: .init()).examples[0]
+        XCTAssertEqual(assistant.map { t.decode(Array(example.tokens[$0])) }, ["Hello!<|im_end|>\n", "4<|im_end|>\n", "6, of course.<|im_end|>\n"])
+
+        let noAssistant = try write([#"{"messages": [{"role": "user", "content": "Hi"}]}"#])
+        XCTAssertThrowsError(try Dataset(path: noAssistant, tokenizer: t, chatTemplate: template, options: .init())) {
+            XCTAssertEqual("\($0)", "\(noAssistant):1: has no assistant message to train on (roles: user)")
+        }
     }
 
     func testBadLinesNameFileAndLineOrAreCounted() throws {
