@@ -33,6 +33,14 @@ public struct Batcher: Sendable {
         return batches
     }
 
+    /// Real tokens / computed tokens (rows padded to their batch's longest) over the batches of `epoch`.
+    public func paddingEfficiency(epoch: Int = 0) -> Double {
+        let batches = batches(epoch: epoch)
+        let real = batches.joined().reduce(0) { $0 + examples[$1].tokens.count }
+        let computed = batches.reduce(0) { $0 + $1.count * $1.map { examples[$0].tokens.count }.max()! }
+        return Double(real) / Double(max(computed, 1))
+    }
+
     /// Rows padded to the longest example; targets[t] = tokens[t + 1] where that token is a
     /// target of its example, else the ignore index; padding is hidden from attention.
     public func makeBatch(_ indices: [Int]) -> TrainingBatch {

@@ -148,6 +148,8 @@ struct Train: ParsableCommand {
         let trainer = Trainer(decoder: lm.decoder, adapters: adapters, options: trainingOptions, train: train.examples,
                               validation: valid?.examples, output: resume.map(Checkpoint.runFolder) ?? output, reducer: reducerOptions,
                               activationCache: activationCacheSetting)
+        emit(String(format: "batches of %d: %.1f%% of the computed tokens are real (the rest is padding to each batch's longest example)",
+                    batchSize, 100 * trainer.train.paddingEfficiency()))
         if let resume {
             try trainer.resume(from: resume)
             emit("resumed from step \(trainer.step) in \(resume)")
