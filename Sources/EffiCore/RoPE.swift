@@ -42,19 +42,25 @@ public struct RoPE: Sendable {
 
     /// Rotates x: [B, T, H, D] in place; token t has position `positionOffset + t`.
     public func forward(_ x: Tensor, batch: Int, seqLen: Int, heads: Int, positionOffset: Int = 0) {
-        rotate(x, batch: batch, seqLen: seqLen, heads: heads, positionOffset: positionOffset, direction: 1)
+        rotate(x, batch: batch, seqLen: seqLen, heads: heads, positionOffsets: Array(repeating: positionOffset, count: batch), direction: 1)
+    }
+
+    /// Rotates x: [B, T, H, D] in place; token t of sequence b has position `positionOffsets[b] + t`.
+    public func forward(_ x: Tensor, batch: Int, seqLen: Int, heads: Int, positionOffsets: [Int]) {
+        rotate(x, batch: batch, seqLen: seqLen, heads: heads, positionOffsets: positionOffsets, direction: 1)
     }
 
     /// The backward is the transpose of a rotation: rotate dy by −θ, in place.
     public func backward(_ dx: Tensor, batch: Int, seqLen: Int, heads: Int, positionOffset: Int = 0) {
-        rotate(dx, batch: batch, seqLen: seqLen, heads: heads, positionOffset: positionOffset, direction: -1)
+        rotate(dx, batch: batch, seqLen: seqLen, heads: heads, positionOffsets: Array(repeating: positionOffset, count: batch), direction: -1)
     }
 
-    private func rotate(_ x: Tensor, batch: Int, seqLen: Int, heads: Int, positionOffset: Int, direction: Float) {
+    private func rotate(_ x: Tensor, batch: Int, seqLen: Int, heads: Int, positionOffsets: [Int], direction: Float) {
         precondition(x.count == batch * seqLen * heads * headDim,
                      "RoPE: tensor \(x.shape) is not [\(batch), \(seqLen), \(heads), \(headDim)]")
-        precondition(positionOffset + seqLen <= maxPositions,
-                     "RoPE: position \(positionOffset + seqLen - 1) beyond the table of \(maxPositions)")
+        precondition(positionOffsets.count == batch, "RoPE: \(positionOffsets.count) position offsets for \(batch) sequences")
+        let last = (positionOffsets.max() ?? 0) + seqLen - 1
+        precondition(last < maxPositions, "RoPE: position \(last) beyond the table of \(maxPositions)")
         let d = headDim, half = d / 2
         // Element offsets of the two members of pair i.
         let (stride, second) = layout == .adjacentPairs ? (2, 1) : (1, half)
@@ -64,7 +70,7 @@ public struct RoPE: Sendable {
                 let cp = ct.baseAddress!, sp = st.baseAddress!
                 Parallel.forRanges(batch * seqLen, minimumChunk: 16) { tokens in
                     for token in tokens {
-                        let pos = positionOffset + token % seqLen
+                        let pos = positionOffsets[token / seqLen] + token % seqLen
                         let cr = cp + pos * half, sr = sp + pos * half
                         for h in 0..<heads {
                             let v = p + (token * heads + h) * d

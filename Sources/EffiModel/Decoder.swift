@@ -39,7 +39,7 @@ public final class Decoder {
     public func hiddenStates(tokens: [Int32], batch: Int, seqLen: Int, keyMask: [Bool]? = nil) -> Tensor {
         precondition(tokens.count == batch * seqLen, "\(tokens.count) tokens for batch \(batch) × \(seqLen)")
         let x = embed(tokens)
-        runLayers(x, batch: batch, seqLen: seqLen, positionOffset: 0, keyMask: keyMask) { _, state, q, k, v, out in
+        runLayers(x, batch: batch, seqLen: seqLen, positionOffsets: Array(repeating: 0, count: batch), keyMask: keyMask) { _, state, q, k, v, out in
             attention.forward(q: q, k: k, v: v, batch: batch, seqLen: seqLen, keyMask: keyMask, out: out, lse: state.lse)
         }
         return x
@@ -53,12 +53,34 @@ public final class Decoder {
         precondition(m > 0, "no tokens to feed")
         precondition(past + m <= cache.capacity, "the KV cache holds \(cache.capacity) positions; \(past) + \(m) do not fit")
         let x = embed(tokens)
-        runLayers(x, batch: 1, seqLen: m, positionOffset: past, keyMask: nil) { layer, _, q, k, v, out in
+        runLayers(x, batch: 1, seqLen: m, positionOffsets: [past], keyMask: nil) { layer, _, q, k, v, out in
             cache.store(layer: layer, keys: k, values: v, at: past)
             attention.forwardCached(q: q, keys: cache.keys[layer], values: cache.values[layer], past: past, newCount: m, out: out)
         }
         cache.count += m
         return outputLogits(allPositions ? x : x.rows(m - 1..<m))
+    }
+
+    /// One new token for each of several sequences, each after the positions its own cache holds
+    /// (appending its key and value there): the logits [count, vocabulary], one row per sequence.
+    /// The linear layers run once over all rows; the attention per sequence, over its cache.
+    public func logitsOfNext(tokens: [Int32], caches: [KVCache]) -> Tensor {
+        precondition(tokens.count == caches.count && !tokens.isEmpty, "one token per cache")
+        let past = caches.map(\.count)
+        for (cache, count) in zip(caches, past) {
+            precondition(count < cache.capacity, "the KV cache holds \(cache.capacity) positions; it is full")
+        }
+        let x = embed(tokens)
+        runLayers(x, batch: tokens.count, seqLen: 1, positionOffsets: past, keyMask: nil) { layer, _, q, k, v, out in
+            for (b, cache) in caches.enumerated() {
+                let row = b..<b + 1
+                cache.store(layer: layer, keys: k.rows(row), values: v.rows(row), at: past[b])
+                attention.forwardCached(q: q.rows(row), keys: cache.keys[layer], values: cache.values[layer], past: past[b], newCount: 1,
+                                        out: out.rows(row))
+            }
+        }
+        for cache in caches { cache.count += 1 }
+        return outputLogits(x)
     }
 
     /// Forgets the cached positions after the first `count` (to score several continuations of
@@ -80,11 +102,11 @@ public final class Decoder {
     /// The decoder layers over x [batch · seqLen, width], in place, with the inference adapter;
     /// `attend(layer, state, q, k, v, out)` is the attention (rotated q and k) that writes `out`.
     /// One set of buffers serves every layer.
-    private func runLayers(_ x: Tensor, batch: Int, seqLen: Int, positionOffset: Int, keyMask: [Bool]?,
+    private func runLayers(_ x: Tensor, batch: Int, seqLen: Int, positionOffsets: [Int], keyMask: [Bool]?,
                            attend: (Int, LayerState, Tensor, Tensor, Tensor, Tensor) -> Void) {
         let state = LayerState(config, batch: batch, seqLen: seqLen, keepsResidual: false)
         for index in weights.layers.indices {
-            forwardLayer(index, x: x, state: state, batch: batch, seqLen: seqLen, positionOffset: positionOffset,
+            forwardLayer(index, x: x, state: state, batch: batch, seqLen: seqLen, positionOffsets: positionOffsets,
                          adapter: adapter, keyMask: keyMask) { q, k, v, out in
                 attend(index, state, q, k, v, out)
             }

@@ -55,18 +55,18 @@ extension Decoder {
         }
     }
 
-    /// One layer over x [rows, width], in place; `attend(q, k, v, out)` is the attention (on rotated
-    /// q and k) that writes `out`:
+    /// One layer over x [rows, width], in place, token t of sequence b at position
+    /// positionOffsets[b] + t; `attend(q, k, v, out)` is the attention (on rotated q and k) that writes `out`:
     ///   q,k,v = W h(x) (+ b) + Δ;  rope(q, k);  a = attend(q, k, v);  x += Wo a + Δo
     ///   g, u = W h(x) + Δ;  m = silu(g) ∘ u;  x += Wdown m + Δdown
-    func forwardLayer(_ l: Int, x: Tensor, state s: LayerState, batch: Int, seqLen: Int, positionOffset: Int,
+    func forwardLayer(_ l: Int, x: Tensor, state s: LayerState, batch: Int, seqLen: Int, positionOffsets: [Int],
                       adapter: DecoderAdapter?, keyMask: [Bool]?, attend: (Tensor, Tensor, Tensor, Tensor) -> Void) {
         let c = config, w = weights.layers[l], rows = TokenRows(sequences: batch, keyMask: keyMask)
         RMSNorm.forward(x: x, weight: w.attentionNorm, eps: c.normEpsilon, out: s.h, rstd: s.rstd1)
         project(s.h, [(w.q, w.qBias, s.q), (w.k, w.kBias, s.k), (w.v, w.vBias, s.v)])
         adapter?.forward(layer: l, input: .attention, x: s.h, outputs: [.q: s.q, .k: s.k, .v: s.v], rows: rows)
-        rope.forward(s.q, batch: batch, seqLen: seqLen, heads: c.heads, positionOffset: positionOffset)
-        rope.forward(s.k, batch: batch, seqLen: seqLen, heads: c.kvHeads, positionOffset: positionOffset)
+        rope.forward(s.q, batch: batch, seqLen: seqLen, heads: c.heads, positionOffsets: positionOffsets)
+        rope.forward(s.k, batch: batch, seqLen: seqLen, heads: c.kvHeads, positionOffsets: positionOffsets)
         attend(s.q, s.k, s.v, s.attended)
         w.o.forward(s.attended, into: x, accumulate: true)
         adapter?.forward(layer: l, input: .attentionOutput, x: s.attended, outputs: [.o: x], rows: rows)

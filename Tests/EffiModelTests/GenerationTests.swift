@@ -83,4 +83,46 @@ final class GenerationTests: XCTestCase {
         XCTAssertEqual(result.finishReason, .stop)
         XCTAssertTrue(lm.tokenizer.decode(result.tokens).contains("Paris"), lm.tokenizer.decode(result.tokens))
     }
+
+    /// Prompts generated together give the tokens and finish reasons of each generated alone: the
+    /// reference prompts and a chat that stops at <|im_end|> early while the others go on. Exactly
+    /// with the base dense in float32; kept in its Q4_1 blocks, a decode step of more than
+    /// `QuantizedMatrix.dotRowLimit` rows multiplies in bfloat16 where one row uses the int8 dot
+    /// kernel, so there the tokens may part only where the float32 model's top two logits nearly tie.
+    func testBatchedGenerationEqualsOneAtATime() throws {
+        let dense = try smolLM2()
+        var texts = try XCTUnwrap(ReferenceFixture.load("smollm2-135m")?.prompts).map(\.text)
+        texts.insert(try dense.chatTemplate().render([ChatMessage(role: "user", content: "What is the capital of France?")]), at: 1)
+        for (model, exact) in [(dense, true), (try LanguageModel.load(PinnedFiles.smolLM2, precision: .bfloat16, storage: .quantized), false)] {
+            let prompts = texts.map { model.tokenizer.encode($0) }
+            XCTAssertGreaterThan(Set(prompts.map(\.count)).count, 2, "prompts of different lengths")
+            let alone = try prompts.map { prompt in
+                var sampler = Sampler()
+                return try Generator(model: model).generate(prompt: prompt, maxTokens: 40, sampler: &sampler)
+            }
+            var samplers = prompts.map { _ in Sampler() }
+            var streamed = prompts.map { _ in [Int32]() }
+            let together = try Generator(model: model).generate(prompts: prompts, maxTokens: 40, samplers: &samplers) { streamed[$0].append($1) }
+            XCTAssertEqual(streamed, together.map(\.tokens))
+            XCTAssertEqual(together[1].finishReason, .stop, "the chat reply ends early")
+            XCTAssertTrue(together.contains { $0.finishReason == .length })
+            if exact {
+                XCTAssertEqual(together.map(\.tokens), alone.map(\.tokens))
+                XCTAssertEqual(together.map(\.finishReason), alone.map(\.finishReason))
+                continue
+            }
+            for (i, (a, b)) in zip(alone, together).enumerated() {
+                let shared = min(a.tokens.count, b.tokens.count)
+                guard let j = (0..<shared).first(where: { a.tokens[$0] != b.tokens[$0] }) else {
+                    XCTAssertEqual(a.tokens, b.tokens, "prompt \(i): one stopped where the other went on"); continue
+                }
+                let context = prompts[i] + a.tokens[..<j]
+                let logits = dense.decoder.logits(tokens: context, batch: 1, seqLen: context.count)
+                let last = logits.data + (context.count - 1) * dense.decoder.config.vocabulary
+                let margin = abs(last[Int(a.tokens[j])] - last[Int(b.tokens[j])])
+                print("batched decoding of prompt \(i) parts from one at a time at token \(j): float32 margin \(margin)")
+                XCTAssertLessThan(margin, 0.1, "prompt \(i) parted at token \(j) without a near-tie")
+            }
+        }
+    }
 }

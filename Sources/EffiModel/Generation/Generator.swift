@@ -30,34 +30,65 @@ public struct Generator {
     /// Throws when the prompt does not fit the context or the model produces non-finite logits.
     public func generate(prompt: [Int32], maxTokens: Int, sampler: inout Sampler,
                          onText: (String) -> Void = { _ in }) throws -> Result {
-        let context = model.decoder.config.contextLength
-        guard !prompt.isEmpty else { throw FormatError(model.path, "the prompt has no tokens") }
-        guard prompt.count < context else {
-            throw FormatError(model.path, "the prompt has \(prompt.count) tokens; the model's context holds \(context)")
-        }
-        var result = Result(promptTokens: prompt.count)
-        let cache = KVCache(config: model.decoder.config, capacity: prompt.count + min(maxTokens, context - prompt.count))
         var stream = TextStream(tokenizer: model.tokenizer)
+        var samplers = [sampler]
+        defer { sampler = samplers[0] }
+        let result = try generate(prompts: [prompt], maxTokens: maxTokens, samplers: &samplers) { _, token in onText(stream.append(token)) }
+        onText(stream.finish())
+        return result[0]
+    }
+
+    /// Generates after each of `prompts` together, row i drawing with `samplers[i]`: each prompt is
+    /// fed alone into its own KV cache, then every unfinished row advances one token per step in
+    /// one pass over all of them (the linear layers read their weights once for the batch), and a
+    /// finished row leaves the batch. `onToken(row, token)` sees each token as it is chosen.
+    public func generate(prompts: [[Int32]], maxTokens: Int, samplers: inout [Sampler],
+                         onToken: (Int, Int32) -> Void = { _, _ in }) throws -> [Result] {
+        precondition(samplers.count == prompts.count, "one sampler per prompt")
+        let context = model.decoder.config.contextLength
+        var results: [Result] = [], caches: [KVCache] = [], logits: [Tensor] = []
+        for prompt in prompts {
+            guard !prompt.isEmpty else { throw FormatError(model.path, "the prompt has no tokens") }
+            guard prompt.count < context else {
+                throw FormatError(model.path, "the prompt has \(prompt.count) tokens; the model's context holds \(context)")
+            }
+            let cache = KVCache(config: model.decoder.config, capacity: prompt.count + min(maxTokens, context - prompt.count))
+            let start = monotonicSeconds()
+            logits.append(model.decoder.logitsOfNext(tokens: prompt, cache: cache))
+            results.append(Result(promptTokens: prompt.count, prefillSeconds: monotonicSeconds() - start))
+            caches.append(cache)
+        }
         // Rows past the tokenizer's vocabulary (padding rows of the embedding) are never sampled.
         let sampled = model.tokenizer.count
-        var start = monotonicSeconds()
-        var logits = model.decoder.logitsOfNext(tokens: prompt, cache: cache)
-        result.prefillSeconds = monotonicSeconds() - start
-        start = monotonicSeconds()
-        while result.tokens.count < maxTokens {
-            let row = UnsafeBufferPointer(start: logits.data, count: sampled)
-            guard let next = sampler.next(row) else {
-                throw FormatError(model.path, "the model produced non-finite logits after \(prompt.count + result.tokens.count) tokens")
+        let start = monotonicSeconds()
+        var active = maxTokens > 0 ? Array(prompts.indices) : []
+        while !active.isEmpty {
+            var fed: [Int] = [], tokens: [Int32] = []
+            for i in active {
+                guard let next = samplers[i].next(UnsafeBufferPointer(start: logits[i].data, count: sampled)) else {
+                    throw FormatError(model.path, "the model produced non-finite logits after \(prompts[i].count + results[i].tokens.count) tokens")
+                }
+                if model.stopTokens.contains(next) {
+                    results[i].finishReason = .stop
+                } else {
+                    results[i].tokens.append(next)
+                    onToken(i, next)
+                    if results[i].tokens.count == maxTokens {
+                        results[i].finishReason = .length
+                    } else if caches[i].count == caches[i].capacity {
+                        results[i].finishReason = .context
+                    } else {
+                        fed.append(i); tokens.append(next)
+                        continue
+                    }
+                }
+                results[i].decodeSeconds = monotonicSeconds() - start
             }
-            if model.stopTokens.contains(next) { result.finishReason = .stop; break }
-            result.tokens.append(next)
-            onText(stream.append(next))
-            guard result.tokens.count < maxTokens else { break }
-            guard cache.count < cache.capacity else { result.finishReason = .context; break }
-            logits = model.decoder.logitsOfNext(tokens: [next], cache: cache)
+            active = fed
+            guard !fed.isEmpty else { break }
+            let next = model.decoder.logitsOfNext(tokens: tokens, caches: fed.map { caches[$0] })
+            for (row, i) in fed.enumerated() { logits[i] = next.rows(row..<row + 1) }
         }
-        onText(stream.finish())
-        result.decodeSeconds = monotonicSeconds() - start
-        return result
+        return results
     }
 }

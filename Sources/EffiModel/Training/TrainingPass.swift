@@ -126,7 +126,7 @@ public final class TrainingPass {
     /// One layer's forward over x (in place) with the decoder's own code, saving for the backward.
     private func layerForward(_ l: Int, x: Tensor, batch: TrainingBatch, adapter: DecoderAdapter?) {
         let state = savedState(l)
-        decoder.forwardLayer(l, x: x, state: state, batch: batch.batch, seqLen: batch.seqLen, positionOffset: 0,
+        decoder.forwardLayer(l, x: x, state: state, batch: batch.batch, seqLen: batch.seqLen, positionOffsets: Array(repeating: 0, count: batch.batch),
                              adapter: adapter, keyMask: batch.keyMask) { q, k, v, out in
             decoder.attention.forward(q: q, k: k, v: v, batch: batch.batch, seqLen: batch.seqLen, keyMask: batch.keyMask, out: out, lse: state.lse)
         }

@@ -68,12 +68,14 @@ public struct GenerationScore: Codable, Sendable, Equatable {
 }
 
 extension GenerationItem {
-    /// The model's greedy answer (at most `maxTokens` tokens; BOS first when the tokenizer adds one).
-    public func answer(with model: LanguageModel, maxTokens: Int) throws -> String {
+    /// The model's greedy answers to `items`, generated together (at most `maxTokens` tokens each;
+    /// BOS first when the tokenizer adds one), and the tokens generated.
+    public static func answers(_ items: [GenerationItem], with model: LanguageModel, maxTokens: Int) throws -> (texts: [String], tokens: Int) {
         let tokenizer = model.tokenizer
         let bos: [Int32] = tokenizer.addsBOS ? tokenizer.bosID.map { [$0] } ?? [] : []
-        var sampler = Sampler()
-        let result = try Generator(model: model).generate(prompt: bos + tokenizer.encode(prompt), maxTokens: maxTokens, sampler: &sampler)
-        return tokenizer.decode(result.tokens)
+        var samplers = items.map { _ in Sampler() }
+        let results = try Generator(model: model).generate(prompts: items.map { bos + tokenizer.encode($0.prompt) }, maxTokens: maxTokens,
+                                                           samplers: &samplers)
+        return (results.map { tokenizer.decode($0.tokens) }, results.reduce(0) { $0 + $1.tokens.count })
     }
 }

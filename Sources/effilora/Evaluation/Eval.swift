@@ -32,7 +32,7 @@ struct Eval: ParsableCommand {
     @Option(help: "Solved examples before each item (from the task's train split, or --fewshot-file).") var numFewshot = 0
     @Option(help: "The few-shot examples' file for --file (multiple-choice format).") var fewshotFile: String?
     @Option(help: "Tokens generated per answer in generate mode.") var maxTokens = 16
-    @Option(help: "Examples per batch in loss mode.") var batchSize = 8
+    @Option(help: "Examples per batch in loss mode; items generated together in generate mode.") var batchSize = 8
     @Flag(help: "Print JSON.") var json = false
     @Flag(help: "Print the table as Markdown.") var markdown = false
 
@@ -57,12 +57,13 @@ struct Eval: ParsableCommand {
         if mode == "loss", let file { return try evaluateLoss(lm, file: file) }
         let sources = try file.map { [EvalSource(name: ($0 as NSString).lastPathComponent, file: $0, fewShotFile: fewshotFile)] }
             ?? EvalSource.tasks([tasks ?? ""], split: split, kind: mode == "choice" ? "mc" : "instruct", data: data, fewShot: numFewshot > 0)
-        let evaluator = SuiteEvaluator(model: lm, limit: limit, shots: numFewshot)
+        var evaluator = SuiteEvaluator(model: lm, limit: limit, shots: numFewshot)
+        evaluator.generationBatch = batchSize
         let quiet = json || markdown
         if mode == "generate" {
             let results = try evaluator.generate(sources, maxTokens: maxTokens) { r in
-                if !quiet { emit(String(format: "%@: %d items: acc %@, %d unanswered (%.1f s)", r.task, r.score.count,
-                                        withError(r.score.acc, r.score.accStderr), r.score.unanswered, r.seconds)) }
+                if !quiet { emit(String(format: "%@: %d items: acc %@, %d unanswered (%.1f s, %d tokens generated, %.1f tok/s)", r.task, r.score.count,
+                                        withError(r.score.acc, r.score.accStderr), r.score.unanswered, r.seconds, r.generatedTokens, r.tokensPerSecond)) }
             }
             if json { return try printJSON(GenerationReport(model: model, adapters: adapters.paths, tasks: results)) }
             let table = SuiteEvaluator.generationTable(results)

@@ -29,6 +29,9 @@ struct GenerationResult: Codable {
     let task: String, file: String
     let score: GenerationScore
     let seconds: Double
+    /// Tokens generated (prompt excluded), and per second of the task's time.
+    let generatedTokens: Int
+    var tokensPerSecond: Double { Double(generatedTokens) / max(seconds, 1e-9) }
 }
 
 /// Runs the log-likelihood or the generation evaluation over sources, with one progress bar for all.
@@ -37,6 +40,8 @@ struct SuiteEvaluator {
     /// Items per source (0: all).
     let limit: Int
     let shots: Int
+    /// Items answered together in generation mode.
+    var generationBatch = 8
 
     /// Each source's items (the first `limit`); a source without items is an error naming its file.
     private func itemSets<Item>(_ sources: [EvalSource], load: (String) throws -> [Item]) throws -> [[Item]] {
@@ -72,12 +77,18 @@ struct SuiteEvaluator {
         var progress = ItemProgress(total: itemSets.map(\.count).reduce(0, +))
         return try zip(sources, itemSets).map { source, items in
             let start = monotonicSeconds()
-            let answers = try items.map { item in
-                defer { progress.advance(source.name) }
-                return item.extract(try item.answer(with: model, maxTokens: maxTokens))
+            var answers: [Int?] = [], generated = 0
+            for first in stride(from: 0, to: items.count, by: generationBatch) {
+                let batch = Array(items[first..<min(items.count, first + generationBatch)])
+                let (texts, tokens) = try GenerationItem.answers(batch, with: model, maxTokens: maxTokens)
+                generated += tokens
+                for (item, text) in zip(batch, texts) {
+                    answers.append(item.extract(text))
+                    progress.advance(source.name)
+                }
             }
             let result = GenerationResult(task: source.name, file: source.file, score: GenerationScore(items: items, answers: answers),
-                                          seconds: monotonicSeconds() - start)
+                                          seconds: monotonicSeconds() - start, generatedTokens: generated)
             report(result)
             return result
         }
@@ -98,10 +109,10 @@ struct SuiteEvaluator {
     }
 
     static func generationTable(_ results: [GenerationResult]) -> Table {
-        var table = Table(["task", "items", "acc", "unanswered", "seconds"])
+        var table = Table(["task", "items", "acc", "unanswered", "seconds", "tok/s"])
         for r in results {
             table.add([r.task, "\(r.score.count)", withError(r.score.acc, r.score.accStderr), "\(r.score.unanswered)",
-                       String(format: "%.0f", r.seconds)])
+                       String(format: "%.0f", r.seconds), String(format: "%.1f", r.tokensPerSecond)])
         }
         return table
     }
