@@ -84,8 +84,9 @@ final class GenerationTests: XCTestCase {
         XCTAssertTrue(lm.tokenizer.decode(result.tokens).contains("Paris"), lm.tokenizer.decode(result.tokens))
     }
 
-    /// Prompts generated together give the tokens and finish reasons of each generated alone: the
-    /// reference prompts and a chat that stops at <|im_end|> early while the others go on. Exactly
+    /// Prompts generated together, three at a time, give the tokens and finish reasons of each
+    /// generated alone: the reference prompts and a chat that stops at <|im_end|> early while the
+    /// others go on and the next prompt takes its place. Exactly
     /// with the base dense in float32; kept in its Q4_1 blocks, a decode step of more than
     /// `QuantizedMatrix.dotRowLimit` rows multiplies in bfloat16 where one row uses the int8 dot
     /// kernel, so there the tokens may part only where the float32 model's top two logits nearly tie.
@@ -100,10 +101,13 @@ final class GenerationTests: XCTestCase {
                 var sampler = Sampler()
                 return try Generator(model: model).generate(prompt: prompt, maxTokens: 40, sampler: &sampler)
             }
+            // Three rows at a time: a finished row's place goes to the next prompt.
             var samplers = prompts.map { _ in Sampler() }
-            var streamed = prompts.map { _ in [Int32]() }
-            let together = try Generator(model: model).generate(prompts: prompts, maxTokens: 40, samplers: &samplers) { streamed[$0].append($1) }
+            var streamed = prompts.map { _ in [Int32]() }, finished: [Int] = []
+            let together = try Generator(model: model).generate(prompts: prompts, maxTokens: 40, samplers: &samplers, width: 3,
+                                                                onToken: { streamed[$0].append($1) }, onFinish: { finished.append($0) })
             XCTAssertEqual(streamed, together.map(\.tokens))
+            XCTAssertEqual(finished.sorted(), Array(prompts.indices))
             XCTAssertEqual(together[1].finishReason, .stop, "the chat reply ends early")
             XCTAssertTrue(together.contains { $0.finishReason == .length })
             if exact {

@@ -33,39 +33,47 @@ public struct Generator {
         var stream = TextStream(tokenizer: model.tokenizer)
         var samplers = [sampler]
         defer { sampler = samplers[0] }
-        let result = try generate(prompts: [prompt], maxTokens: maxTokens, samplers: &samplers) { _, token in onText(stream.append(token)) }
+        let result = try generate(prompts: [prompt], maxTokens: maxTokens, samplers: &samplers, onToken: { _, token in onText(stream.append(token)) })
         onText(stream.finish())
         return result[0]
     }
 
-    /// Generates after each of `prompts` together, row i drawing with `samplers[i]`: each prompt is
-    /// fed alone into its own KV cache, then every unfinished row advances one token per step in
-    /// one pass over all of them (the linear layers read their weights once for the batch), and a
-    /// finished row leaves the batch. `onToken(row, token)` sees each token as it is chosen.
-    public func generate(prompts: [[Int32]], maxTokens: Int, samplers: inout [Sampler],
-                         onToken: (Int, Int32) -> Void = { _, _ in }) throws -> [Result] {
-        precondition(samplers.count == prompts.count, "one sampler per prompt")
+    /// Generates after each of `prompts`, at most `width` of them at a time, row i drawing with
+    /// `samplers[i]`: when the batch has room, the next prompt is fed alone into its own KV cache
+    /// and joins it; every step advances each row of the batch by one token in one pass over all
+    /// of them (the linear layers read their weights once per step for the whole batch); a row
+    /// leaves at its stop token or limit and the next prompt takes its place. `onToken(i, token)`
+    /// sees each token as it is chosen, `onFinish(i)` each prompt as it ends.
+    public func generate(prompts: [[Int32]], maxTokens: Int, samplers: inout [Sampler], width: Int = .max,
+                         onToken: (Int, Int32) -> Void = { _, _ in }, onFinish: (Int) -> Void = { _ in }) throws -> [Result] {
+        precondition(samplers.count == prompts.count && width > 0, "one sampler per prompt, and room for one")
         let context = model.decoder.config.contextLength
-        var results: [Result] = [], caches: [KVCache] = [], logits: [Tensor] = []
         for prompt in prompts {
             guard !prompt.isEmpty else { throw FormatError(model.path, "the prompt has no tokens") }
             guard prompt.count < context else {
                 throw FormatError(model.path, "the prompt has \(prompt.count) tokens; the model's context holds \(context)")
             }
-            let cache = KVCache(config: model.decoder.config, capacity: prompt.count + min(maxTokens, context - prompt.count))
-            let start = monotonicSeconds()
-            logits.append(model.decoder.logitsOfNext(tokens: prompt, cache: cache))
-            results.append(Result(promptTokens: prompt.count, prefillSeconds: monotonicSeconds() - start))
-            caches.append(cache)
         }
+        var results = prompts.map { Result(promptTokens: $0.count) }
+        guard maxTokens > 0 else { return results }
         // Rows past the tokenizer's vocabulary (padding rows of the embedding) are never sampled.
         let sampled = model.tokenizer.count
-        let start = monotonicSeconds()
-        var active = maxTokens > 0 ? Array(prompts.indices) : []
-        while !active.isEmpty {
+        var waiting = prompts.indices.makeIterator()
+        var active: [Int] = [], caches: [Int: KVCache] = [:], logits: [Int: Tensor] = [:], decodeStart: [Int: Double] = [:]
+        while true {
+            while active.count < width, let i = waiting.next() {
+                let cache = KVCache(config: model.decoder.config, capacity: prompts[i].count + min(maxTokens, context - prompts[i].count))
+                let start = monotonicSeconds()
+                logits[i] = model.decoder.logitsOfNext(tokens: prompts[i], cache: cache)
+                results[i].prefillSeconds = monotonicSeconds() - start
+                caches[i] = cache
+                decodeStart[i] = monotonicSeconds()
+                active.append(i)
+            }
+            guard !active.isEmpty else { return results }
             var fed: [Int] = [], tokens: [Int32] = []
             for i in active {
-                guard let next = samplers[i].next(UnsafeBufferPointer(start: logits[i].data, count: sampled)) else {
+                guard let next = samplers[i].next(UnsafeBufferPointer(start: logits[i]!.data, count: sampled)) else {
                     throw FormatError(model.path, "the model produced non-finite logits after \(prompts[i].count + results[i].tokens.count) tokens")
                 }
                 if model.stopTokens.contains(next) {
@@ -75,20 +83,21 @@ public struct Generator {
                     onToken(i, next)
                     if results[i].tokens.count == maxTokens {
                         results[i].finishReason = .length
-                    } else if caches[i].count == caches[i].capacity {
+                    } else if caches[i]!.count == caches[i]!.capacity {
                         results[i].finishReason = .context
                     } else {
                         fed.append(i); tokens.append(next)
                         continue
                     }
                 }
-                results[i].decodeSeconds = monotonicSeconds() - start
+                results[i].decodeSeconds = monotonicSeconds() - decodeStart[i]!
+                caches[i] = nil; logits[i] = nil
+                onFinish(i)
             }
             active = fed
-            guard !fed.isEmpty else { break }
-            let next = model.decoder.logitsOfNext(tokens: tokens, caches: fed.map { caches[$0] })
+            guard !fed.isEmpty else { continue }
+            let next = model.decoder.logitsOfNext(tokens: tokens, caches: fed.map { caches[$0]! })
             for (row, i) in fed.enumerated() { logits[i] = next.rows(row..<row + 1) }
         }
-        return results
     }
 }

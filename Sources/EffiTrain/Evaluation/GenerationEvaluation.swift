@@ -68,14 +68,16 @@ public struct GenerationScore: Codable, Sendable, Equatable {
 }
 
 extension GenerationItem {
-    /// The model's greedy answers to `items`, generated together (at most `maxTokens` tokens each;
-    /// BOS first when the tokenizer adds one), and the tokens generated.
-    public static func answers(_ items: [GenerationItem], with model: LanguageModel, maxTokens: Int) throws -> (texts: [String], tokens: Int) {
+    /// The model's greedy answers to `items`, `width` generated together (at most `maxTokens`
+    /// tokens each; BOS first when the tokenizer adds one), and the tokens generated; `onAnswer`
+    /// is called as each item is answered.
+    public static func answers(_ items: [GenerationItem], with model: LanguageModel, maxTokens: Int, width: Int,
+                               onAnswer: () -> Void = {}) throws -> (texts: [String], tokens: Int) {
         let tokenizer = model.tokenizer
         let bos: [Int32] = tokenizer.addsBOS ? tokenizer.bosID.map { [$0] } ?? [] : []
         var samplers = items.map { _ in Sampler() }
         let results = try Generator(model: model).generate(prompts: items.map { bos + tokenizer.encode($0.prompt) }, maxTokens: maxTokens,
-                                                           samplers: &samplers)
+                                                           samplers: &samplers, width: width, onFinish: { _ in onAnswer() })
         return (results.map { tokenizer.decode($0.tokens) }, results.reduce(0) { $0 + $1.tokens.count })
     }
 }

@@ -77,16 +77,10 @@ struct SuiteEvaluator {
         var progress = ItemProgress(total: itemSets.map(\.count).reduce(0, +))
         return try zip(sources, itemSets).map { source, items in
             let start = monotonicSeconds()
-            var answers: [Int?] = [], generated = 0
-            for first in stride(from: 0, to: items.count, by: generationBatch) {
-                let batch = Array(items[first..<min(items.count, first + generationBatch)])
-                let (texts, tokens) = try GenerationItem.answers(batch, with: model, maxTokens: maxTokens)
-                generated += tokens
-                for (item, text) in zip(batch, texts) {
-                    answers.append(item.extract(text))
-                    progress.advance(source.name)
-                }
+            let (texts, generated) = try GenerationItem.answers(items, with: model, maxTokens: maxTokens, width: generationBatch) {
+                progress.advance(source.name)
             }
+            let answers = zip(items, texts).map { $0.extract($1) }
             let result = GenerationResult(task: source.name, file: source.file, score: GenerationScore(items: items, answers: answers),
                                           seconds: monotonicSeconds() - start, generatedTokens: generated)
             report(result)
