@@ -88,7 +88,9 @@ public enum Checkpoint {
         let statePath = (checkpoint as NSString).appendingPathComponent("state.json")
         guard let data = FileManager.default.contents(atPath: statePath) else { throw FormatError(statePath, "cannot be read") }
         let state: State
-        do { state = try JSONDecoder().decode(State.self, from: data) } catch { throw FormatError(statePath, "is not a checkpoint state: \(error)") }
+        do { state = try JSONDecoder().decode(State.self, from: data) } catch {
+            throw FormatError(statePath, "is not a checkpoint state of this version of effilora (\(error)); a checkpoint written by a version with other state fields cannot be resumed")
+        }
         try AdapterFile.restore(from: checkpoint, into: adapters)
         // Every saved moment, frozen layers' too: a layer the Reducer re-activates continues from them.
         let file = try SafetensorsFile(path: (checkpoint as NSString).appendingPathComponent("optimizer.safetensors"))

@@ -6,7 +6,8 @@ public enum ChatTargets: String, Codable, Sendable, CaseIterable {
     /// The content of every assistant turn (what PEFT/TRL users expect); system and user turns,
     /// and each turn's `<|im_start|>role\n` header, are prompt.
     case allAssistant = "all-assistant"
-    /// Only the last assistant turn's content (this tool's behaviour before all-assistant).
+    /// Only the last assistant turn's content (before all-assistant, this tool trained the last
+    /// message, whatever its role).
     case lastAssistant = "last-assistant"
     /// Every token (what --no-mask-prompt means for chat data).
     case all
@@ -15,8 +16,8 @@ public enum ChatTargets: String, Codable, Sendable, CaseIterable {
 extension Dataset {
     /// The conversation as the chat template renders it, tokenized turn by turn: each turn is its
     /// header `<|im_start|>role\n` and its body `content<|im_end|>\n`, and a trained turn's body
-    /// is a target span. The split at the header is where generation starts an answer, so the
-    /// tokens match what the model sees when it generates.
+    /// is a target span. The split at the header is where generation starts an answer (the
+    /// generation prompt ends with the header).
     static func chatExample(_ messages: [ChatMessage], template: ChatTemplate, targets: ChatTargets, bos: [Int32],
                             tokenizer: Tokenizer, location: String) throws -> Example {
         let lastAssistant = messages.lastIndex { $0.role == "assistant" }

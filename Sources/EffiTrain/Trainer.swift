@@ -74,7 +74,9 @@ public final class Trainer {
     /// The best validation loss and early stopping's count.
     public private(set) var validationTracker = ValidationTracker()
     /// Early stopping ended the run before `options.iterations`.
-    public var stoppedEarly: Bool { validationTracker.shouldStop(patience: options.earlyStoppingPatience) }
+    public var stoppedEarly: Bool { step < options.iterations && validationTracker.shouldStop(patience: options.earlyStoppingPatience) }
+    /// No steps are left: the last iteration is done or early stopping ended the run.
+    public var isFinished: Bool { step == options.iterations || stoppedEarly }
     /// Where the final adapter and the best adapter are written.
     public var adapterFolder: String { (output as NSString).appendingPathComponent("adapter") }
     public var bestAdapterFolder: String { (output as NSString).appendingPathComponent("adapter-best") }
@@ -130,6 +132,7 @@ public final class Trainer {
         }
         routerStatistics = state.routerStatistics ?? [:]
         validationTracker = state.validation ?? ValidationTracker()
+        for folder in [adapterFolder, bestAdapterFolder] { try restoreInterruptedSwap(folder) }
         try MetricsLog(output: output).truncate(afterStep: step)
     }
 
@@ -163,21 +166,30 @@ public final class Trainer {
             if options.saveEvery > 0 && step % options.saveEvery == 0 || step == options.iterations || stoppedEarly { try saveCheckpoint() }
             progress(metrics)
         }
-        if step == options.iterations || stoppedEarly { try saveAdapter(to: adapterFolder) }
+        if isFinished { try saveAdapter(to: adapterFolder) }
     }
 
     /// Writes the adapter into `folder` as a whole: into `folder.partial`, then swapped in by two
-    /// renames, so a kill leaves the previous adapter or the new one, never a mix.
+    /// renames, so a kill leaves the previous adapter or the new one, never a mix; a kill between
+    /// the renames leaves the previous one as `folder.old`, which the next save or resume puts back.
     private func saveAdapter(to folder: String) throws {
         let fm = FileManager.default, partial = folder + ".partial", old = folder + ".old"
         try? fm.removeItem(atPath: partial)
         try AdapterFile.save(adapters, to: partial, layerScores: reducer?.state.scores)
+        try restoreInterruptedSwap(folder)
         try? fm.removeItem(atPath: old)
         if fm.fileExists(atPath: folder) {
             guard rename(folder, old) == 0 else { throw FormatError(folder, "cannot be moved aside (errno \(errno))") }
         }
         guard rename(partial, folder) == 0 else { throw FormatError(folder, "cannot be renamed into place (errno \(errno))") }
         try? fm.removeItem(atPath: old)
+    }
+
+    /// Puts `folder.old` back when a kill came between `saveAdapter`'s two renames.
+    private func restoreInterruptedSwap(_ folder: String) throws {
+        let fm = FileManager.default, old = folder + ".old"
+        guard !fm.fileExists(atPath: folder), fm.fileExists(atPath: old) else { return }
+        guard rename(old, folder) == 0 else { throw FormatError(old, "cannot be put back as \(folder) (errno \(errno))") }
     }
 
     public func saveCheckpoint() throws {

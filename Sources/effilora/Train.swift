@@ -53,7 +53,7 @@ struct Train: ParsableCommand {
     @Option(help: "Checkpoint every N steps (and at the end).") var saveEvery = 100
     @Flag(inversion: .prefixedNo, help: "Keep the adapter with the lowest validation loss in OUTPUT/adapter-best (when valid.jsonl exists).") var keepBest = true
     @Option(help: "Stop after N validations in a row without improvement (0: off; needs valid.jsonl).") var earlyStoppingPatience = 0
-    @Option(help: "Early stopping: an improvement must lower the best validation loss by more than this.") var earlyStoppingMinDelta = 0.0
+    @Option(help: "Early stopping: an improvement must lower the loss of the last improvement by more than this.") var earlyStoppingMinDelta = 0.0
     @Option(help: "Progress line every N steps when not on a terminal.") var stepsPerReport = 10
     @Option(help: "Seed for initialisation, shuffling and dropout.") var seed: UInt64 = 0
     @Option(help: "Examples longer than this are truncated (counted and reported).") var maxSeqLength = 2048
@@ -108,6 +108,9 @@ struct Train: ParsableCommand {
         guard earlyStoppingPatience >= 0, earlyStoppingMinDelta >= 0, earlyStoppingMinDelta.isFinite else {
             throw ValidationError("--early-stopping-patience and --early-stopping-min-delta must be ≥ 0")
         }
+        guard earlyStoppingPatience == 0 || stepsPerEval > 0 else {
+            throw ValidationError("--early-stopping-patience needs validations during the run: give --steps-per-eval N > 0")
+        }
         if let keep = reducerKeep {
             guard keep > 0, keep < 1 || keep == keep.rounded() else { throw ValidationError("--reducer-keep is a count (1, 2, …) or a fraction in (0, 1)") }
             if let budget = reducerBudget, !(budget > 0 && budget <= 1) { throw ValidationError("--reducer-budget is a fraction in (0, 1]") }
@@ -152,6 +155,10 @@ struct Train: ParsableCommand {
                     batchSize, 100 * trainer.train.paddingEfficiency()))
         if let resume {
             try trainer.resume(from: resume)
+            if trainer.isFinished {
+                // Nothing to run: the run's summary and adapters stay as it left them.
+                return emit("\(resume): the run already ended at step \(trainer.step)\(trainer.stoppedEarly ? " (early stopping)" : ""); nothing to do")
+            }
             emit("resumed from step \(trainer.step) in \(resume)")
         }
         try writeRunDescription(trainer: trainer, report: report, datasets: [train.report] + (valid.map { [$0.report] } ?? []))

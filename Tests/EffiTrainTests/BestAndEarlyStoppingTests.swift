@@ -97,6 +97,13 @@ final class BestAndEarlyStoppingTests: XCTestCase {
         let resumedBest = try AdapterFile.load(from: resumed.bestAdapterFolder, model: model)
         for (p, q) in zip(bestAdapter.parameters, resumedBest.parameters) { XCTAssertEqual(p.value.array, q.value.array, p.name) }
 
+        // A run whose last step is where patience runs out ran all its steps: not stopped early.
+        let complete = try trainer(output: base + "/complete", patience: patience, iterations: stop)
+        try complete.run()
+        XCTAssertFalse(complete.stoppedEarly)
+        XCTAssertTrue(complete.isFinished)
+        XCTAssertEqual(complete.validationTracker, straight.validationTracker)
+
         // A run resumed after it stopped does nothing more.
         let again = try trainer(output: base + "/straight", patience: patience)
         try again.resume(from: base + "/straight")

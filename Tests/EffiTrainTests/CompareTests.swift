@@ -65,6 +65,19 @@ final class CompareTests: XCTestCase {
                                                   "--reuse", "--tasks", "piqa", "--limit", "1", "--generate-limit", "0", "--methods", "lora", "--iters", "2"])
         XCTAssertEqual(changed.status, 0, changed.output)
         XCTAssertTrue(changed.output.contains("$ effilora train") && !changed.output.contains("reusing"), "other train arguments: trained again")
+
+        // --use-best evaluates adapter-best: with validation only at the end, the step-2 adapter.
+        let best = try EffiLoRAExecutable.run(["compare", "-c", base + "/compare.yaml", "--model", PinnedFiles.smolLM2, "--output", base + "/out",
+                                               "--reuse", "--tasks", "piqa", "--limit", "1", "--generate-limit", "0", "--methods", "lora", "--iters", "2",
+                                               "--use-best", "--json"])
+        XCTAssertEqual(best.status, 0, best.output)
+        XCTAssertTrue(best.output.contains("lora: reusing the finished run"), best.output)
+        let bestReport = try readJSONObject(base + "/out/compare.json")
+        XCTAssertEqual(bestReport["useBest"] as? Bool, true)
+        let bestTraining = try XCTUnwrap(((bestReport["methods"] as? [[String: Any]])?.first)?["training"] as? [String: Any])
+        XCTAssertEqual(bestTraining["bestStep"] as? Int, 2)
+        XCTAssertEqual(bestTraining["bestValidationLoss"] as? Double, bestTraining["finalValidationLoss"] as? Double)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: base + "/out/lora/adapter-best/adapter_config.json"))
     }
 
     func testUnknownMethodsAreRefusedBeforeTraining() throws {

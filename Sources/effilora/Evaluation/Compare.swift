@@ -34,7 +34,7 @@ struct Compare: ParsableCommand {
     @Option(help: "Precision of the base's products in training and evaluation: f32 | bf16 | auto.") var computeDtype: ComputePrecision.Choice?
     @Option(help: "How the base is held in training and evaluation: quantized | dense | auto.") var baseStorage: BaseStorage.Choice?
     @Flag(help: "Keep a method's earlier run in the output folder when it finished with the same train arguments.") var reuse = false
-    @Flag(help: "Evaluate each method's adapter-best (lowest validation loss) instead of its final adapter.") var useBest = false
+    @Flag(inversion: .prefixedNo, help: "Evaluate each method's adapter-best (lowest validation loss) instead of its final adapter.") var useBest: Bool?
     @Flag(help: "Print JSON instead of the tables.") var json = false
 
     struct Setup {
@@ -110,7 +110,7 @@ struct Compare: ParsableCommand {
         s.output = output ?? s.output
         s.computeDtype = computeDtype ?? s.computeDtype
         s.baseStorage = baseStorage ?? s.baseStorage
-        s.useBest = useBest || s.useBest
+        s.useBest = useBest ?? s.useBest
         if let iters { s.train["iters"] = iters }
         return s
     }
@@ -146,6 +146,14 @@ struct Compare: ParsableCommand {
         let instructionSources = s.generateLimit == 0 ? [] :
             try EvalSource.tasks([s.tasks], split: s.split, kind: "instruct", data: TaskSuite.defaultDataDirectory, fewShot: false)
         let plans = try s.methods.map { ($0, try Self.trainArguments($0, setup: s, dataFolder: dataFolder)) }
+        if s.useBest {
+            // Checked before any training: the best adapter exists only where validation runs and is kept.
+            let valid = (dataFolder as NSString).appendingPathComponent("valid.jsonl")
+            guard FileManager.default.fileExists(atPath: valid) else { throw ValidationError("use_best: \(valid) does not exist, so no run keeps a best adapter") }
+            if let arguments = plans.compactMap(\.1).first, try !Train.parse(arguments).keepBest {
+                throw ValidationError("use_best: the train options turn keep_best off")
+            }
+        }
         if !json { try printBudget(s, dataFolder: dataFolder, sources: sources, plans: plans) }
 
         for case let (method, arguments?) in plans {
