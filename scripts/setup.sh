@@ -17,11 +17,18 @@ command -v python3 >/dev/null || missing+=(python3)
 python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
 # Debian's python3 has venv but not ensurepip (python3-venv), without which `python3 -m venv` fails.
 python3 -c 'import importlib.util as u, sys; sys.exit(u.find_spec("ensurepip") is None)' 2>/dev/null || missing+=(python3-venv)
+# The report's charts (Debian's Chart.js, inlined into the page) and the browser its test opens it in.
+[ -f /usr/share/javascript/chart.js/chart.min.js ] || missing+=(libjs-chart.js)
+command -v chromium >/dev/null || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "setup: installing ${missing[*]}"
     as_root apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+# Chart.js 3.9.1 as bookworm ships it: the report's script is written against its API.
+echo "fbc45926e6b46845a0f905552a0e0b1331049bff1115ecf94dbe0904d895e710  /usr/share/javascript/chart.js/chart.min.js" | sha256sum -c --quiet - \
+    || { echo "setup: /usr/share/javascript/chart.js/chart.min.js is not the pinned Chart.js 3.9.1" >&2; exit 1; }
 
 python3 scripts/fetch_pinned.py smollm2-135m "$@"
 

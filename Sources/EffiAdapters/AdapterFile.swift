@@ -75,6 +75,9 @@ public enum AdapterFile {
         return layout
     }
 
+    /// The Reducer's last layer scores recorded with the adapter (nil when it was trained without).
+    public static func layerScores(of folder: String) throws -> [Double?]? { try header(folder).layerScores }
+
     /// The shape of the model an adapter folder was trained on, from its config alone (the
     /// adapter's own arithmetic needs nothing else); nil when the file does not record its Q/K
     /// row order, which only the base model can then tell.

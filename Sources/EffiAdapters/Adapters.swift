@@ -43,6 +43,9 @@ public final class Adapters: DecoderAdapter {
     /// Looks a parameter up by its file name (for readers of files).
     public func parameter(named name: String) -> Parameter? { parameters.first { $0.name == name } }
 
+    /// Looks a parameter up by its key.
+    public func parameter(_ key: ParameterKey) -> Parameter? { parameters.first { $0.key == key } }
+
     /// The lowest layer whose branches contribute to the forward (adapted and not dropped); nil
     /// when none does. Below it the model runs as the base alone, so a layer's input there is a
     /// fixed function of the example (what the activation cache keeps).

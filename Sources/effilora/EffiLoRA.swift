@@ -16,7 +16,7 @@ struct EffiLoRA: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "effilora",
         abstract: "Fine-tune language models on the CPU with EffiLoRA, LoRA and their variants.",
-        subcommands: [Info.self, Tokenize.self, Generate.self, Score.self, Train.self, Eval.self, Compare.self, Params.self, Importance.self,
+        subcommands: [Info.self, Tokenize.self, Generate.self, Score.self, Train.self, Eval.self, Compare.self, Params.self, Importance.self, Analyze.self, ReportCommand.self,
                       Export.self, Import.self, Fuse.self, Bench.self, SystemInfo.self]
     )
 }

@@ -191,6 +191,7 @@ struct Train: ParsableCommand {
         }
         if let cache = trainer.activationCache { emit(cache.summary) }
         emit("adapter: \(trainer.adapterFolder)")
+        ReportCommand.writeAfterRun(trainer.output)
     }
 
     private func writeRunDescription(trainer: Trainer, report: ParameterReport, datasets: [DatasetReport]) throws {

@@ -204,6 +204,7 @@ struct Compare: ParsableCommand {
         try writeAtomically(try encoder.encode(report), to: (s.output as NSString).appendingPathComponent("compare.json"))
         let markdown = Self.tables(results).map { $0.markdown() }.joined(separator: "\n\n") + "\n"
         try writeAtomically(Data(markdown.utf8), to: (s.output as NSString).appendingPathComponent("compare.md"))
+        ReportCommand.writeAfterRun(s.output)
         if json { return try printJSON(report) }
         print("\n" + Self.tables(results).map { $0.text() }.joined(separator: "\n\n"))
         print("\ntables: \(s.output)/compare.md, \(s.output)/compare.json; adapters and logs: \(s.output)/METHOD/")
