@@ -53,7 +53,9 @@ struct Compare: ParsableCommand {
     }
 
     struct Report: Codable {
-        let model: String, data: String, split: String, limit: Int, useBest: Bool, trainArguments: [String]
+        let model: String, data: String, split: String, limit: Int, trainArguments: [String]
+        /// nil in reports written before --use-best existed.
+        let useBest: Bool?
         let methods: [MethodResult]
     }
 
@@ -196,8 +198,8 @@ struct Compare: ParsableCommand {
                                         evaluation: evaluation, average: TaskAverage(evaluation.map(\.score)), generation: generation))
         }
 
-        let report = Report(model: s.model, data: dataFolder, split: s.split, limit: s.limit, useBest: s.useBest,
-                            trainArguments: ConfigFile.arguments(from: s.train), methods: results)
+        let report = Report(model: s.model, data: dataFolder, split: s.split, limit: s.limit,
+                            trainArguments: ConfigFile.arguments(from: s.train), useBest: s.useBest, methods: results)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         try FileManager.default.createDirectory(atPath: s.output, withIntermediateDirectories: true)

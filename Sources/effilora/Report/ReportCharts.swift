@@ -92,10 +92,11 @@ extension ReportData {
     private func analysis(_ run: RunRecord) -> [ReportSection] {
         guard let a = run.analysis else { return [] }
         var charts = a.matrices.map { m in
-            ChartSpec.heatmap(String(format: "%@ of %@: mean off-diagonal %.3f (random subspaces: %.3f)", m.quantity, m.site,
+            // The diagonal (a layer with itself: 1) is left empty, so the colours show the pairs.
+            ChartSpec.heatmap(String(format: "Similarity of %@ at %@ between layers: mean %.4f (random subspaces: %.4f)", m.quantity, m.site,
                                      m.meanOffDiagonal, m.randomBaseline),
                               x: "layer", y: "layer", columns: m.layers.map(String.init), rows: m.layers.map(String.init),
-                              cells: m.values.map { $0.map(Optional.some) })
+                              cells: m.values.enumerated().map { i, row in row.enumerated().map { j, v in i == j ? nil : v } })
         }
         if let importance = a.importance {
             charts.append(.bar(String(format: "Layer importance (top 25 %% of layers carry %.0f %% of |score|)", 100 * importance.topQuarterShare),

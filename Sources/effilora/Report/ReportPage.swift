@@ -96,20 +96,23 @@ enum ReportPage {
                             scales: { x: axis(spec.xLabel, { stacked }), y: axis(spec.yLabel, { stacked, beginAtZero: true }) } },
                  plugins: [errorBars] };
       }
+      // A heatmap as horizontal stacked bars: one bar per row, one unit-wide segment per column,
+      // each coloured by its cell (empty cells transparent).
       const values = spec.cells.flat().filter(v => v != null);
       const low = Math.min(...values), high = Math.max(...values), span = high > low ? high - low : 1;
-      const points = [];
-      spec.cells.forEach((row, r) => row.forEach((v, c) => { if (v != null) points.push({ x: c, y: r, v }); }));
-      const cell = ctx => Math.max(1, Math.min(ctx.chart.chartArea.width / spec.labels.length, ctx.chart.chartArea.height / spec.rowLabels.length) * 0.7071);
-      return { type: 'scatter', data: { datasets: [{ label: `${low.toPrecision(3)} (white) … ${high.toPrecision(3)} (blue)`, data: points,
-                 pointStyle: 'rect', pointRadius: cell, pointHoverRadius: cell, borderWidth: 0,
-                 backgroundColor: ctx => shade((ctx.raw.v - low) / span) }] },
-               options: { animation: false, maintainAspectRatio: false,
-                          plugins: { title, tooltip: { callbacks: { label: ctx => `${spec.rowLabels[ctx.raw.y]}, ${spec.labels[ctx.raw.x]}: ${ctx.raw.v.toPrecision(4)}` } } },
-                          scales: { x: axis(spec.xLabel, { type: 'linear', min: -0.5, max: spec.labels.length - 0.5, offset: false,
-                                                            ticks: { stepSize: 1, autoSkip: true, callback: v => spec.labels[v] } }),
-                                    y: axis(spec.yLabel, { type: 'linear', reverse: true, min: -0.5, max: spec.rowLabels.length - 0.5, offset: false,
-                                                            ticks: { stepSize: 1, autoSkip: true, callback: v => spec.rowLabels[v] } }) } } };
+      const datasets = spec.labels.map((column, c) => ({ label: column, data: spec.rowLabels.map(() => 1),
+        cells: spec.cells.map(row => row[c]), borderWidth: 0, barPercentage: 1, categoryPercentage: 1,
+        backgroundColor: spec.cells.map(row => row[c] == null ? 'rgba(0,0,0,0)' : shade((row[c] - low) / span)) }));
+      return { type: 'bar', data: { labels: spec.rowLabels, datasets },
+               options: { indexAxis: 'y', animation: false, maintainAspectRatio: false,
+                          plugins: { title, legend: { display: false },
+                                     subtitle: { display: true, text: `white ${low.toPrecision(3)} … blue ${high.toPrecision(3)}` },
+                                     tooltip: { callbacks: { label: ctx => {
+                                       const v = ctx.dataset.cells[ctx.dataIndex];
+                                       return `${spec.rowLabels[ctx.dataIndex]}, ${spec.labels[ctx.datasetIndex]}: ${v == null ? '–' : v.toPrecision(4)}`; } } } },
+                          scales: { x: axis(spec.xLabel, { stacked: true, min: 0, max: spec.labels.length, grid: { display: false },
+                                                           ticks: { stepSize: 1, autoSkip: true, callback: v => spec.labels[v] } }),
+                                    y: axis(spec.yLabel, { stacked: true, grid: { display: false } }) } } };
     }
     const root = document.getElementById('charts');
     const canvases = [];
