@@ -40,6 +40,15 @@ final class CompareTests: XCTestCase {
         XCTAssertEqual((training["parameters"] as? [String: Any])?["trainable"] as? Int, 2 * 2 * (2 * 576 + 576 + 192), "r (d_in + d_out) for q and v on 2 layers")
         XCTAssertNotNil(training["finalValidationLoss"] as? Double)
         XCTAssertTrue(FileManager.default.fileExists(atPath: base + "/out/compare.md"))
+        // Its report, opened offline in Chromium: every chart drawn (training, cost, accuracy, generation).
+        if FileManager.default.isExecutableFile(atPath: Chromium.path) {
+            let page = try Chromium.open(base + "/out/report.html", screenshot: base + "/report.png")
+            XCTAssertEqual(page.errors, "")
+            XCTAssertEqual(page.headings, ["Training", "Cost", "Accuracy"])
+            XCTAssertEqual(page.charts, 2 + 3 + 3, "loss ×2; tok/s, RSS, parameters; acc, acc_norm, generation")
+            XCTAssertEqual(page.drawn, page.charts)
+            XCTAssertEqual(page.canvases, page.charts)
+        }
         for method in methods {
             let generation = try XCTUnwrap(method["generation"] as? [[String: Any]], "generate_limit adds generation results")
             XCTAssertEqual(generation.count, 1)

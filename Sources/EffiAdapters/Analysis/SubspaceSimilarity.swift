@@ -71,7 +71,7 @@ public enum SubspaceSimilarity {
 /// The similarity between layers of one quantity (A, A − A₀ or B) at one site.
 public struct LayerSimilarity: Codable, Sendable, Equatable {
     public let site: String
-    /// "A" (row spaces), "A - A0" (row spaces of the learned change) or "B" (column spaces).
+    /// "A" (row spaces), "A - A0" (row spaces of the learned change), "B" or expert e's "B.e" (column spaces).
     public let quantity: String
     public let layers: [Int]
     public let values: [[Double]]
@@ -106,8 +106,11 @@ extension Adapters {
                     }
                 })
             }
-            let b = layers.compactMap { l in parameter(.site(layer: l, site: site, role: .b(expert: nil))).map { (l, $0) } }
-            similarity("B", b.map { ($0.0, SubspaceSimilarity.columns($0.1.value)) })
+            // One B per site, or expert e's ("B.e") of several.
+            for (name, expert) in [("B", nil)] + (0..<config.experts).map({ ("B.\($0)", Optional($0)) }) {
+                let b = layers.compactMap { l in parameter(.site(layer: l, site: site, role: .b(expert: expert))).map { (l, $0) } }
+                similarity(name, b.map { ($0.0, SubspaceSimilarity.columns($0.1.value)) })
+            }
         }
         return result
     }
