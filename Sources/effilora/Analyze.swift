@@ -81,13 +81,8 @@ struct Analyze: ParsableCommand {
         let matrices = adapters.layerSimilarities(initial: initial)
         var importance: AdapterAnalysis.ImportanceDistribution?
         if let data, let lm {
-            lm.decoder.adapter = nil
-            let dataset = try Dataset(path: data, tokenizer: lm.tokenizer, chatTemplate: try? lm.chatTemplate(), options: .init())
-            let picked = Array(dataset.examples.prefix(examples))
-            let batch = Batcher(examples: picked, batchSize: picked.count, seed: 0).makeBatch(Array(picked.indices))
-            let layers = adapters.adaptedLayers.filter { adapters.layerModes[$0] != .dropped }
-            let scores = Reducer(options: ReducerOptions(), adapters: adapters, scoringBatch: batch, seed: 0)
-                .suppressionScores(layers: layers, pass: TrainingPass(decoder: lm.decoder))
+            let scoring = try OfflineScoring(model: lm, adapters: adapters, data: data, examples: examples)
+            let scores = scoring.reducer.suppressionScores(layers: scoring.layers, pass: scoring.pass)
             importance = .init(method: "suppression", scores: (0..<adapters.modelConfig.layers).map { scores[$0] })
         } else if let stored = try AdapterFile.layerScores(of: adapter) {
             importance = .init(method: "reducer", scores: stored)

@@ -33,13 +33,8 @@ struct Importance: ParsableCommand {
     func run() throws {
         let lm = try loadModel(model, adapters: try AdapterChoice.one(adapter), precision: precision)
         guard let adapters = lm.decoder.adapter as? Adapters else { throw ValidationError("no adapter loaded") }
-        lm.decoder.adapter = nil
-        let dataset = try Dataset(path: data, tokenizer: lm.tokenizer, chatTemplate: try? lm.chatTemplate(), options: .init())
-        let picked = Array(dataset.examples.prefix(examples))
-        let batch = Batcher(examples: picked, batchSize: picked.count, seed: 0).makeBatch(Array(picked.indices))
-        let layers = adapters.adaptedLayers.filter { adapters.layerModes[$0] != .dropped }
-        let reducer = Reducer(options: ReducerOptions(), adapters: adapters, scoringBatch: batch, seed: 0)
-        let pass = TrainingPass(decoder: lm.decoder)
+        let scoring = try OfflineScoring(model: lm, adapters: adapters, data: data, examples: examples)
+        let (reducer, layers, pass) = (scoring.reducer, scoring.layers, scoring.pass)
         let suppression = method == "taylor" ? nil : reducer.suppressionScores(layers: layers, pass: pass)
         let taylor = method == "suppression" ? nil : reducer.taylorScores(layers: layers, pass: pass, forceRefresh: true)
         func ranking(_ s: [Int: Double]?) -> [Int]? { s.map { s in layers.sorted { s[$0]! > s[$1]! } } }
