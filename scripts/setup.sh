@@ -26,9 +26,10 @@ if [ ${#missing[@]} -gt 0 ]; then
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# Chart.js 3.9.1 as bookworm ships it: the report's script is written against its API.
-echo "fbc45926e6b46845a0f905552a0e0b1331049bff1115ecf94dbe0904d895e710  /usr/share/javascript/chart.js/chart.min.js" | sha256sum -c --quiet - \
-    || { echo "setup: /usr/share/javascript/chart.js/chart.min.js is not the pinned Chart.js 3.9.1" >&2; exit 1; }
+# Chart.js 3.9.1 as bookworm ships it: the report's script is written against its API. Another
+# build only affects `effilora report` (which checks the version itself), so this warns.
+echo "fbc45926e6b46845a0f905552a0e0b1331049bff1115ecf94dbe0904d895e710  /usr/share/javascript/chart.js/chart.min.js" | sha256sum -c --quiet - 2>/dev/null \
+    || echo "setup: warning: /usr/share/javascript/chart.js/chart.min.js is not the pinned Chart.js 3.9.1 (sha256 fbc45926…); reports may not draw" >&2
 
 python3 scripts/fetch_pinned.py smollm2-135m "$@"
 

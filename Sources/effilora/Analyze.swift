@@ -14,7 +14,8 @@ struct AdapterAnalysis: Codable {
         let method: String
         /// Per layer (nil: not adapted or not scored).
         let scores: [Double?]
-        /// The share of Σ|score| carried by the top quarter of the scored layers (rounded up).
+        /// The share of Σ|score| carried by the top quarter of the scored layers (rounded up: 8 of
+        /// 30, so 8/30 = 26.7 % if every layer mattered equally).
         let topQuarterShare: Double
 
         init(method: String, scores: [Double?]) {
@@ -47,7 +48,7 @@ struct Analyze: ParsableCommand {
         of B's column spaces, beside r / d, the similarity random r-dimensional subspaces have on average. With --data, \
         each layer's suppression importance on the first --examples examples (else the Reducer's scores stored with the \
         adapter) and the share of Σ|score| its top quarter of layers carries. Writes analysis.json beside the adapter \
-        (its run folder) for `effilora report`.
+        (its run folder) for `effilora report`. A − A0 assumes the adapter was trained here from its seed (not imported).
         Example: effilora analyze --adapter out/piqa-lora/adapter --model $M --data $D/valid.jsonl
         """)
 
@@ -95,9 +96,11 @@ struct Analyze: ParsableCommand {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try writeAtomically(try encoder.encode(analysis), to: path)
         if json { return try printJSON(analysis) }
-        var table = Table(["site", "quantity", "layers", "mean similarity", "random r/d"])
+        var table = Table(["site", "quantity", "layers", "mean similarity", "adjacent", "distant (> 5)", "random r/d"])
+        func figure(_ x: Double?) -> String { x.map { String(format: "%.4f", $0) } ?? "–" }
         for m in matrices {
-            table.add([m.site, m.quantity, "\(m.layers.count)", String(format: "%.4f", m.meanOffDiagonal), String(format: "%.4f", m.randomBaseline)])
+            table.add([m.site, m.quantity, "\(m.layers.count)", figure(m.meanOffDiagonal), figure(m.meanAdjacent), figure(m.meanDistant),
+                       figure(m.randomBaseline)])
         }
         print(table.text())
         if let importance {

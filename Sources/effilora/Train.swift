@@ -162,6 +162,8 @@ struct Train: ParsableCommand {
             emit("resumed from step \(trainer.step) in \(resume)")
         }
         try writeRunDescription(trainer: trainer, report: report, datasets: [train.report] + (valid.map { [$0.report] } ?? []))
+        // An analysis of an earlier adapter in this folder would describe the wrong one.
+        try? FileManager.default.removeItem(atPath: (trainer.output as NSString).appendingPathComponent(AdapterAnalysis.fileName))
         var progress = ProgressDisplay(total: iters, every: stepsPerReport, start: trainer.step)
         var finalValidationLoss: Double?
         try trainer.run { metrics in

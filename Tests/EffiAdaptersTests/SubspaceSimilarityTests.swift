@@ -62,8 +62,13 @@ final class SubspaceSimilarityTests: XCTestCase {
         }
         let expected = SubspaceSimilarity.grassmann(SubspaceSimilarity.orthonormalBasis(deltas[0]), SubspaceSimilarity.orthonormalBasis(deltas[2]))
         XCTAssertEqual(change.values[0][2], expected, accuracy: 1e-12)
-        // B starts at zero (LoRA): no directions, similarity 0.
-        let b = try XCTUnwrap(result.first { $0.site == "q" && $0.quantity == "B" })
-        XCTAssertEqual(b.meanOffDiagonal, 0)
+        XCTAssertEqual(try XCTUnwrap(a.meanAdjacent), 0.5, accuracy: 1e-9, "pairs 0–1 (1) and 1–2 (0)")
+        // B still at zero (LoRA's start) spans nothing: no B matrix.
+        XCTAssertNil(result.first { $0.site == "q" && $0.quantity == "B" })
+        // Ranks that differ: the baseline is the mean over pairs of max(k_i, k_j) / d.
+        set(.site(layer: 2, site: .q, role: .a), rows: [axis(2), axis(2)])
+        let mixed = try XCTUnwrap(trained.layerSimilarities(initial: nil).first { $0.quantity == "A" })
+        XCTAssertEqual(mixed.randomBaseline, 2.0 / 16, accuracy: 1e-12)
+        XCTAssertEqual(mixed.values[0][2], 0, accuracy: 1e-12)
     }
 }

@@ -17,11 +17,14 @@ enum Chromium {
         guard FileManager.default.isExecutableFile(atPath: path) else { throw XCTSkip("\(path) is missing: run scripts/setup.sh") }
     }
 
+    struct Failure: Error, CustomStringConvertible { let description: String }
+
     /// Opens `file` offline (`--no-sandbox`: the tests may run as root) and reads the DOM after load.
     static func open(_ file: String, screenshot: String? = nil) throws -> Page {
         let url = URL(fileURLWithPath: file).absoluteString
-        let common = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--hide-scrollbars",
-                      "--user-data-dir=" + NSTemporaryDirectory() + "effilora-chromium-\(getpid())"]
+        let profile = NSTemporaryDirectory() + "effilora-chromium-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: profile) }
+        let common = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--hide-scrollbars", "--user-data-dir=" + profile]
         let dom = try run(common + ["--dump-dom", url])
         if let screenshot { _ = try run(common + ["--window-size=1000,2400", "--screenshot=" + screenshot, url]) }
         func attribute(_ name: String) -> String? {
@@ -36,7 +39,8 @@ enum Chromium {
                     headings: headings)
     }
 
-    private static func run(_ arguments: [String]) throws -> String {
+    /// Runs chromium, killed after `timeout` seconds; a failure or a timeout is an error (not a skip).
+    private static func run(_ arguments: [String], timeout: Double = 120) throws -> String {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: path)
         p.arguments = arguments
@@ -44,9 +48,17 @@ enum Chromium {
         p.standardOutput = out
         p.standardError = FileHandle.nullDevice
         try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else { throw XCTSkip("chromium exited with status \(p.terminationStatus)") }
+        nonisolated(unsafe) var data = Data()
+        let reader = Thread { data = out.fileHandleForReading.readDataToEndOfFile() }
+        reader.start()
+        let deadline = Date().addingTimeInterval(timeout)
+        while p.isRunning && Date() < deadline { usleep(20_000) }
+        if p.isRunning {
+            p.terminate()
+            throw Failure(description: "chromium did not finish within \(Int(timeout)) s: \(arguments.last ?? "")")
+        }
+        while !reader.isFinished && Date() < deadline.addingTimeInterval(5) { usleep(1000) }
+        guard p.terminationStatus == 0 else { throw Failure(description: "chromium exited with status \(p.terminationStatus)") }
         return String(decoding: data, as: UTF8.self)
     }
 }

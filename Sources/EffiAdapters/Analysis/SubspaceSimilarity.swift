@@ -6,7 +6,8 @@ import EffiModel
 /// vector per row.
 public enum SubspaceSimilarity {
     /// An orthonormal basis of the span of `vectors` (modified Gram–Schmidt in Float64, each
-    /// vector orthogonalised twice); a vector whose remainder is below 1e-9 of its norm adds nothing.
+    /// vector orthogonalised twice); a vector whose remainder is below 1e-6 of its norm (dependent
+    /// within Float32 precision) adds nothing.
     public static func orthonormalBasis(_ vectors: [[Double]]) -> [[Double]] {
         var basis: [[Double]] = []
         for v in vectors {
@@ -20,7 +21,7 @@ public enum SubspaceSimilarity {
                 }
             }
             let n = norm(w)
-            if n > 1e-9 * norm0 { basis.append(w.map { $0 / n }) }
+            if n > 1e-6 * norm0 { basis.append(w.map { $0 / n }) }
         }
         return basis
     }
@@ -73,33 +74,53 @@ public struct LayerSimilarity: Codable, Sendable, Equatable {
     public let site: String
     /// "A" (row spaces), "A - A0" (row spaces of the learned change), "B" or expert e's "B.e" (column spaces).
     public let quantity: String
+    /// The layers compared (a layer whose factor spans nothing, e.g. a B still at zero, is left out).
     public let layers: [Int]
     public let values: [[Double]]
     public let meanOffDiagonal: Double
-    /// k / d: the expected similarity of random k-dimensional subspaces of the same space.
+    /// Over pairs of neighbouring layers (|i − j| = 1) and of distant ones (|i − j| > 5); nil when there are none.
+    public let meanAdjacent: Double?
+    public let meanDistant: Double?
+    /// The expected similarity of random subspaces of the same dimensions: the mean over pairs of
+    /// max(k_i, k_j) / d (with the score divided by min(k_i, k_j)); r / d when every layer has rank r.
     public let randomBaseline: Double
+
+    init(site: String, quantity: String, layers: [Int], bases: [[[Double]]], dimension d: Int) {
+        self.site = site
+        self.quantity = quantity
+        self.layers = layers
+        values = SubspaceSimilarity.matrix(bases)
+        meanOffDiagonal = SubspaceSimilarity.meanOffDiagonal(values)
+        func mean(where keep: (Int, Int) -> Bool, _ value: (Int, Int) -> Double) -> Double? {
+            var sum = 0.0, n = 0
+            for i in layers.indices { for j in layers.indices where i != j && keep(abs(layers[i] - layers[j]), j) { sum += value(i, j); n += 1 } }
+            return n > 0 ? sum / Double(n) : nil
+        }
+        let matrix = values
+        meanAdjacent = mean(where: { distance, _ in distance == 1 }) { matrix[$0][$1] }
+        meanDistant = mean(where: { distance, _ in distance > 5 }) { matrix[$0][$1] }
+        randomBaseline = mean(where: { _, _ in true }) { Double(max(bases[$0].count, bases[$1].count)) / Double(d) } ?? 0
+    }
 }
 
 extension Adapters {
     /// For each site with a per-layer A (LoRA's) or B: the Grassmann similarity between every pair
-    /// of adapted layers of the row spaces of A and of A − A₀ (`initial` holds A₀, the adapter as
-    /// its seed initialises it) and of the column spaces of B. Shared A's (EffiLoRA) are one matrix,
-    /// trivially similar to itself, and are left out.
+    /// of adapted layers (the Reducer's dropped layers left out) of the row spaces of A and of
+    /// A − A₀ (`initial` holds A₀, the adapter as its seed initialises it; left out where A does
+    /// not train, as in LoRA-FA) and of the column spaces of B. Shared A's (EffiLoRA) are one
+    /// matrix, trivially similar to itself, and are left out.
     public func layerSimilarities(initial: Adapters?) -> [LayerSimilarity] {
         var result: [LayerSimilarity] = []
-        let layers = adaptedLayers
+        let layers = adaptedLayers.filter { layerModes[$0] != .dropped }
         for site in Site.allCases {
             func similarity(_ quantity: String, _ spaces: [(layer: Int, vectors: [[Double]])]) {
-                guard spaces.count > 1, let first = spaces.first?.vectors else { return }
-                let bases = spaces.map { SubspaceSimilarity.orthonormalBasis($0.vectors) }
-                let values = SubspaceSimilarity.matrix(bases)
-                let k = bases.map(\.count).min() ?? 0, d = first.first?.count ?? 1
-                result.append(LayerSimilarity(site: site.rawValue, quantity: quantity, layers: spaces.map(\.layer), values: values,
-                                              meanOffDiagonal: SubspaceSimilarity.meanOffDiagonal(values), randomBaseline: Double(k) / Double(d)))
+                let kept = spaces.map { ($0.layer, SubspaceSimilarity.orthonormalBasis($0.vectors)) }.filter { !$0.1.isEmpty }
+                guard kept.count > 1, let d = spaces.first?.vectors.first?.count else { return }
+                result.append(LayerSimilarity(site: site.rawValue, quantity: quantity, layers: kept.map(\.0), bases: kept.map(\.1), dimension: d))
             }
             let a = layers.compactMap { l in parameter(.site(layer: l, site: site, role: .a)).map { (l, $0) } }
             similarity("A", a.map { ($0.0, SubspaceSimilarity.rows($0.1.value)) })
-            if let initial {
+            if let initial, a.contains(where: { $0.1.trainable }) {
                 similarity("A - A0", a.compactMap { l, p in
                     initial.parameter(.site(layer: l, site: site, role: .a)).map { a0 in
                         (l, zip(SubspaceSimilarity.rows(p.value), SubspaceSimilarity.rows(a0.value)).map { zip($0, $1).map { $0 - $1 } })

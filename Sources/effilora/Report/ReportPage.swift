@@ -25,8 +25,8 @@ enum ReportPage {
         let kept = sections.map { ReportSection(title: $0.title, charts: $0.charts.filter(\.hasData)) }.filter { !$0.charts.isEmpty }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        // "</" inside a <script> would end it; JSON may escape the slash.
-        let json = String(decoding: try encoder.encode(kept), as: UTF8.self).replacingOccurrences(of: "</", with: "<\\/")
+        // Every "<" as \u003c, so no text inside the JSON can end the <script> or open a comment in it.
+        let json = String(decoding: try encoder.encode(kept), as: UTF8.self).replacingOccurrences(of: "<", with: "\\u003c")
         return """
         <!DOCTYPE html>
         <html lang="en"><head><meta charset="utf-8"><title>\(escape(title))</title>
@@ -111,7 +111,9 @@ enum ReportPage {
                                        const v = ctx.dataset.cells[ctx.dataIndex];
                                        return `${spec.rowLabels[ctx.dataIndex]}, ${spec.labels[ctx.datasetIndex]}: ${v == null ? '–' : v.toPrecision(4)}`; } } } },
                           scales: { x: axis(spec.xLabel, { stacked: true, min: 0, max: spec.labels.length, grid: { display: false },
-                                                           ticks: { stepSize: 1, autoSkip: true, callback: v => spec.labels[v] } }),
+                                                           // one tick at the middle of each column, labelled with it
+                                                           afterBuildTicks: scale => { scale.ticks = spec.labels.map((_, c) => ({ value: c + 0.5 })); },
+                                                           ticks: { autoSkip: true, callback: (v, i) => spec.labels[i] } }),
                                     y: axis(spec.yLabel, { stacked: true, grid: { display: false } }) } } };
     }
     const root = document.getElementById('charts');
@@ -125,7 +127,10 @@ enum ReportPage {
         try { new Chart(canvas, config(spec)); canvases.push(canvas); } catch (e) { window.reportErrors.push(`${spec.title}: ${e}`); }
       }
     }
+    // Drawn: the chart laid out at least one element (a point, bar or cell) and its canvas holds pixels.
     const drawn = canvases.filter(c => {
+      const chart = Chart.getChart(c);
+      if (!chart || !chart.data.datasets.some((_, i) => chart.getDatasetMeta(i).data.length > 0)) return false;
       const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
       for (let i = 3; i < d.length; i += 4) if (d[i] !== 0) return true;
       return false;
