@@ -39,6 +39,11 @@ final class CompareTests: XCTestCase {
         let training = try XCTUnwrap(methods[1]["training"] as? [String: Any])
         XCTAssertEqual((training["parameters"] as? [String: Any])?["trainable"] as? Int, 2 * 2 * (2 * 576 + 576 + 192), "r (d_in + d_out) for q and v on 2 layers")
         XCTAssertNotNil(training["finalValidationLoss"] as? Double)
+        // The gain over base on the same items, paired: Δ acc equals the difference of the two accuracies.
+        let gain = try XCTUnwrap((methods[1]["gainOverBase"] as? [String: Any])?["acc"] as? [String: Any])
+        let accuracies = try methods.map { try XCTUnwrap(($0["average"] as? [String: Any])?["acc"] as? Double) }
+        XCTAssertEqual(try XCTUnwrap(gain["gain"] as? Double), accuracies[1] - accuracies[0], accuracy: 1e-12)
+        XCTAssertNil(methods[0]["gainOverBase"])
         XCTAssertTrue(FileManager.default.fileExists(atPath: base + "/out/compare.md"))
         // Its report, opened offline in Chromium: every chart drawn (training, cost, accuracy, generation).
         if FileManager.default.isExecutableFile(atPath: Chromium.path) {
@@ -60,10 +65,11 @@ final class CompareTests: XCTestCase {
                                                   + (adapter.map { ["--adapter", $0] } ?? []))
             XCTAssertEqual(eval.status, 0, eval.output)
             let standalone = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(eval.standardOutput.utf8)) as? [String: Any])
-            let expected = try XCTUnwrap((standalone["tasks"] as? [[String: Any]])?.first?["score"] as? [String: Double])
+            let expected = try XCTUnwrap((standalone["tasks"] as? [[String: Any]])?.first?["score"] as? NSDictionary)
             let row = try XCTUnwrap(methods.first { $0["method"] as? String == method })
-            let got = try XCTUnwrap((row["evaluation"] as? [[String: Any]])?.first?["score"] as? [String: Double])
+            let got = try XCTUnwrap((row["evaluation"] as? [[String: Any]])?.first?["score"] as? NSDictionary)
             XCTAssertEqual(got, expected, method)
+            XCTAssertEqual((got["correct"] as? [Bool])?.count, 2, "per-item results kept")
         }
 
         let again = try EffiLoRAExecutable.run(["compare", "-c", base + "/compare.yaml", "--model", PinnedFiles.smolLM2, "--output", base + "/out",

@@ -112,4 +112,20 @@ final class MultipleChoiceTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: path) }
         XCTAssertThrowsError(try MultipleChoiceItem.load(path)) { XCTAssertTrue("\($0)".hasPrefix("\(path):2: expected"), "\($0)") }
     }
+
+    /// The paired difference against values worked by hand: d = (0, −1, 1, 1, 0), mean 0.2, sample
+    /// variance 2.8 / 4 = 0.7, standard error √(0.7 / 5); over two tasks √(se₁² + se₂²) / 2.
+    func testPairedDifference() throws {
+        let one = try XCTUnwrap(PairedDifference(before: [true, true, false, false, false], after: [true, false, true, true, false]))
+        XCTAssertEqual(one.gain, 0.2, accuracy: 1e-12)
+        XCTAssertEqual(one.stderr, (0.7 / 5).squareRoot(), accuracy: 1e-12)
+        XCTAssertEqual(one.gained, 2)
+        XCTAssertEqual(one.lost, 1)
+        let two = try XCTUnwrap(PairedDifference(before: [false, false], after: [true, false]))
+        XCTAssertEqual(two.stderr, (0.5 / 2).squareRoot(), accuracy: 1e-12)
+        let average = try XCTUnwrap(PairedDifference(tasks: [one, two]))
+        XCTAssertEqual(average.gain, (0.2 + 0.5) / 2, accuracy: 1e-12)
+        XCTAssertEqual(average.stderr, (one.stderr * one.stderr + two.stderr * two.stderr).squareRoot() / 2, accuracy: 1e-12)
+        XCTAssertNil(PairedDifference(before: [true], after: [true, false]), "not the same items")
+    }
 }

@@ -67,19 +67,25 @@ public struct MultipleChoiceScore: Codable, Sendable, Equatable {
     public var accStderr: Double
     public var accNorm: Double
     public var accNormStderr: Double
+    /// Per item, whether acc and acc_norm count it right (for paired comparisons of two models on
+    /// the same items; nil in reports written before they were kept).
+    public var correct: [Bool]?
+    public var correctNorm: [Bool]?
 
     /// `logLikelihoods[i][c]`: log p(continuation c | context c) of item i.
     public init(items: [MultipleChoiceItem], logLikelihoods: [[Double]]) {
         precondition(items.count == logLikelihoods.count && !items.isEmpty, "one score list per item")
-        var right = 0, rightNorm = 0
+        var correct: [Bool] = [], correctNorm: [Bool] = []
         for (item, ll) in zip(items, logLikelihoods) {
-            if ll.indices.max(by: { ll[$0] < ll[$1] }) == item.gold { right += 1 }
+            correct.append(ll.indices.max(by: { ll[$0] < ll[$1] }) == item.gold)
             let normalized = ll.indices.map { ll[$0] / Double(max(item.candidates[$0].continuation.count, 1)) }
-            if normalized.indices.max(by: { normalized[$0] < normalized[$1] }) == item.gold { rightNorm += 1 }
+            correctNorm.append(normalized.indices.max(by: { normalized[$0] < normalized[$1] }) == item.gold)
         }
+        self.correct = correct
+        self.correctNorm = correctNorm
         count = items.count
-        acc = Double(right) / Double(count)
-        accNorm = Double(rightNorm) / Double(count)
+        acc = Double(correct.filter { $0 }.count) / Double(count)
+        accNorm = Double(correctNorm.filter { $0 }.count) / Double(count)
         accStderr = proportionStandardError(acc, count: count)
         accNormStderr = proportionStandardError(accNorm, count: count)
     }

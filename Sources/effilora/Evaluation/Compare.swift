@@ -50,6 +50,27 @@ struct Compare: ParsableCommand {
         let evaluation: [ChoiceResult]
         let average: TaskAverage
         let generation: [GenerationResult]?
+        /// The change from `base` on the same items (paired), when the comparison has a base row.
+        var gainOverBase: GainOverBase?
+    }
+
+    /// acc and acc_norm after − before per item, per task and on the tasks' average.
+    struct GainOverBase: Codable {
+        let acc: PairedDifference
+        let accNorm: PairedDifference
+        let tasks: [String: PairedDifference]
+
+        init?(base: [ChoiceResult], method: [ChoiceResult]) {
+            func paired(_ pick: (MultipleChoiceScore) -> [Bool]?) -> [PairedDifference]? {
+                let differences = zip(base, method).compactMap { b, m in pick(b.score).flatMap { before in pick(m.score).flatMap { PairedDifference(before: before, after: $0) } } }
+                return differences.count == base.count && base.count == method.count ? differences : nil
+            }
+            guard let acc = paired(\.correct), let norm = paired(\.correctNorm),
+                  let average = PairedDifference(tasks: acc), let averageNorm = PairedDifference(tasks: norm) else { return nil }
+            self.acc = average
+            accNorm = averageNorm
+            tasks = Dictionary(uniqueKeysWithValues: zip(base.map(\.task), acc))
+        }
     }
 
     struct Report: Codable {
@@ -198,6 +219,11 @@ struct Compare: ParsableCommand {
                                         evaluation: evaluation, average: TaskAverage(evaluation.map(\.score)), generation: generation))
         }
 
+        if let base = results.first(where: { $0.training == nil && $0.method == "base" }) {
+            for i in results.indices where results[i].method != "base" {
+                results[i].gainOverBase = GainOverBase(base: base.evaluation, method: results[i].evaluation)
+            }
+        }
         let report = Report(model: s.model, data: dataFolder, split: s.split, limit: s.limit,
                             trainArguments: ConfigFile.arguments(from: s.train), useBest: s.useBest, methods: results)
         let encoder = JSONEncoder()
@@ -253,6 +279,15 @@ struct Compare: ParsableCommand {
             table.add(["average", ""] + results.map { metric == "acc" ? withError($0.average.acc, $0.average.accStderr)
                                                                       : withError($0.average.accNorm, $0.average.accNormStderr) })
             tables.append(table)
+        }
+        if results.contains(where: { $0.gainOverBase != nil }) {
+            var gains = Table(["vs base (same items)", "Δ acc ± paired se", "z", "items gained / lost", "Δ acc_norm ± paired se"])
+            for r in results {
+                guard let g = r.gainOverBase else { continue }
+                gains.add([r.method, String(format: "%+.4f ± %.4f", g.acc.gain, g.acc.stderr), String(format: "%.1f", g.acc.zScore),
+                           "\(g.acc.gained) / \(g.acc.lost)", String(format: "%+.4f ± %.4f", g.accNorm.gain, g.accNorm.stderr)])
+            }
+            tables.append(gains)
         }
         if let first = results.first?.generation {
             var table = Table(["generate", "items"] + results.map(\.method))
