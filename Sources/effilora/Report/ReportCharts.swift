@@ -44,12 +44,16 @@ extension ReportData {
         for report in comparisons {
             guard let tasks = report.methods.first?.evaluation.map(\.task) else { continue }
             for (metric, pick) in [("acc", { (s: MultipleChoiceScore) in (s.acc, s.accStderr) }), ("acc_norm", { ($0.accNorm, $0.accNormStderr) })] {
+                // The average only beside several tasks (for one it repeats the task).
+                let averaged = tasks.count > 1
                 let series = report.methods.map { m in
                     let scores = m.evaluation.map { pick($0.score) }
                     let average = metric == "acc" ? (m.average.acc, m.average.accStderr) : (m.average.accNorm, m.average.accNormStderr)
-                    return ChartSpec.Series(label: m.method, values: scores.map(\.0) + [average.0], errors: scores.map(\.1) + [average.1])
+                    return ChartSpec.Series(label: m.method, values: scores.map(\.0) + (averaged ? [average.0] : []),
+                                            errors: scores.map(\.1) + (averaged ? [average.1] : []))
                 }
-                charts.append(.bar("\(metric) per task (± 1 standard error; \(report.split) split)", y: metric, labels: tasks + ["average"], series))
+                charts.append(.bar("\(metric) per task (± 1 standard error; \(report.split) split)", y: metric,
+                                   labels: tasks + (averaged ? ["average"] : []), series))
             }
             if let tasks = report.methods.first(where: { $0.generation != nil })?.generation?.map(\.task) {
                 let series = report.methods.compactMap { m in
