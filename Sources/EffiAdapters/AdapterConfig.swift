@@ -75,6 +75,10 @@ public struct AdapterConfig: Codable, Sendable, Equatable {
     public var veraInitialScale: Float = 0.1
     /// Lily's options (nil for the other methods).
     public var lily: LilyOptions?
+    /// Every layer's own A starts from the same matrix (one per site), where by default each layer
+    /// draws its own: the control of ALoRA's argument that A's look alike across layers because
+    /// they start alike. nil (the default, left out of files) means each layer its own.
+    public var sameInitialA: Bool?
 
     public init() {}
 

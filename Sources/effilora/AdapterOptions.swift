@@ -14,6 +14,7 @@ struct AdapterOptions: ParsableArguments {
     @Option(help: "Layers: all, last N, a-b, or a comma list.") var layers = "all"
     @Option(help: "Adapt only the last N layers (mlx-lm's --num-layers); overrides --layers.") var numLayers: Int?
     @Option(help: "A's initialisation: kaiming | gaussian | orthogonal.") var initialisation = AdapterConfig.Initialisation.kaiming
+    @Flag(help: "Start every layer's own A from the same matrix (one per site) instead of one per layer (ALoRA's control).") var sameInitialA = false
     @Option(help: "EffiLoRA's A sharing: input | type | none.") var share = AdapterConfig.Share.input
     @Option(help: "B experts per site (effilora, hydralora).") var experts = 1
     @Option(help: "Router: soft | topk.") var router = AdapterConfig.RouterKind.soft
@@ -34,6 +35,7 @@ struct AdapterOptions: ParsableArguments {
         c.layers = try numLayers.map { try AdapterConfig.parseLayers("last \($0)", count: m.layers) } ?? AdapterConfig.parseLayers(layers, count: m.layers)
         c.initialisation = initialisation; c.seed = seed; c.share = share; c.experts = experts
         c.router = router; c.topK = topK; c.balance = balance
+        c.sameInitialA = sameInitialA ? true : nil
         if method != .lily && (strideA != 1 || numB != 2 || scaling != 1) {
             throw ValidationError("--stride-a, --num-b and --scaling are Lily's options; method \(method.rawValue) has none of them")
         }

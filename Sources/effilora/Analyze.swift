@@ -96,11 +96,11 @@ struct Analyze: ParsableCommand {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try writeAtomically(try encoder.encode(analysis), to: path)
         if json { return try printJSON(analysis) }
-        var table = Table(["site", "quantity", "layers", "mean similarity", "adjacent", "distant (> 5)", "random r/d"])
+        var table = Table(["site", "quantity", "layers", "mean similarity", "adjacent", "distant (> 5)", "random r/d", "‖A − A0‖ / ‖A0‖"])
         func figure(_ x: Double?) -> String { x.map { String(format: "%.4f", $0) } ?? "–" }
         for m in matrices {
             table.add([m.site, m.quantity, "\(m.layers.count)", figure(m.meanOffDiagonal), figure(m.meanAdjacent), figure(m.meanDistant),
-                       figure(m.randomBaseline)])
+                       figure(m.randomBaseline), figure(m.relativeChange)])
         }
         print(table.text())
         if let importance {

@@ -71,4 +71,27 @@ final class SubspaceSimilarityTests: XCTestCase {
         XCTAssertEqual(mixed.randomBaseline, 2.0 / 16, accuracy: 1e-12)
         XCTAssertEqual(mixed.values[0][2], 0, accuracy: 1e-12)
     }
+
+    /// `sameInitialA`: every layer's A at a site starts from one matrix (A0 similarity 1 between
+    /// layers); by default each layer draws its own (A0 similarity near random), and B's and other
+    /// sites are untouched.
+    func testSameInitialA() throws {
+        let model = ModelConfig(layers: 3, modelWidth: 32, ffnWidth: 48, heads: 4, kvHeads: 2, vocabulary: 50)
+        var c = AdapterConfig()
+        c.method = .lora; c.rank = 2; c.targets = [.q, .down]; c.seed = 5
+        let own = try Adapters(config: c, model: model)
+        c.sameInitialA = true
+        let same = try Adapters(config: c, model: model)
+        let a = { (adapters: Adapters, layer: Int, site: Site) in adapters.parameter(.site(layer: layer, site: site, role: .a))!.value.array }
+        XCTAssertEqual(a(same, 0, .q), a(same, 2, .q))
+        XCTAssertEqual(a(same, 1, .down), a(same, 2, .down))
+        XCTAssertNotEqual(a(same, 0, .q), a(same, 0, .down).prefix(64).map { $0 }, "sites keep their own streams")
+        XCTAssertNotEqual(a(own, 0, .q), a(own, 1, .q))
+        let sameA0 = try XCTUnwrap(same.layerSimilarities(initial: same).first { $0.site == "q" && $0.quantity == "A0" })
+        XCTAssertEqual(sameA0.meanOffDiagonal, 1, accuracy: 1e-9)
+        let ownA0 = try XCTUnwrap(own.layerSimilarities(initial: own).first { $0.site == "q" && $0.quantity == "A0" })
+        XCTAssertLessThan(ownA0.meanOffDiagonal, 0.5)
+        // A that has not moved: ‖A − A0‖ = 0 and no directions to compare.
+        XCTAssertNil(own.layerSimilarities(initial: own).first { $0.quantity == "A - A0" })
+    }
 }

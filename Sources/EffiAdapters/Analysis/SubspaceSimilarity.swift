@@ -60,6 +60,9 @@ public enum SubspaceSimilarity {
         (0..<t.columns).map { c in (0..<t.rows).map { Double(t.data[$0 * t.columns + c]) } }
     }
 
+    /// ‖M‖_F of a matrix given by its rows.
+    public static func frobenius(_ rows: [[Double]]) -> Double { rows.reduce(0) { $0 + dot($1, $1) }.squareRoot() }
+
     static func dot(_ a: [Double], _ b: [Double]) -> Double {
         var s = 0.0
         for i in a.indices { s += a[i] * b[i] }
@@ -72,7 +75,8 @@ public enum SubspaceSimilarity {
 /// The similarity between layers of one quantity (A, A − A₀ or B) at one site.
 public struct LayerSimilarity: Codable, Sendable, Equatable {
     public let site: String
-    /// "A" (row spaces), "A - A0" (row spaces of the learned change), "B" or expert e's "B.e" (column spaces).
+    /// "A" (row spaces), "A0" (A as initialised: before training), "A - A0" (row spaces of the
+    /// learned change), "B" or expert e's "B.e" (column spaces).
     public let quantity: String
     /// The layers compared (a layer whose factor spans nothing, e.g. a B still at zero, is left out).
     public let layers: [Int]
@@ -84,6 +88,8 @@ public struct LayerSimilarity: Codable, Sendable, Equatable {
     /// The expected similarity of random subspaces of the same dimensions: the mean over pairs of
     /// max(k_i, k_j) / d (with the score divided by min(k_i, k_j)); r / d when every layer has rank r.
     public let randomBaseline: Double
+    /// For "A - A0": the mean over layers of ‖A − A₀‖_F / ‖A₀‖_F, how far A moved from its start.
+    public var relativeChange: Double?
 
     init(site: String, quantity: String, layers: [Int], bases: [[[Double]]], dimension d: Int) {
         self.site = site
@@ -120,12 +126,21 @@ extension Adapters {
             }
             let a = layers.compactMap { l in parameter(.site(layer: l, site: site, role: .a)).map { (l, $0) } }
             similarity("A", a.map { ($0.0, SubspaceSimilarity.rows($0.1.value)) })
-            if let initial, a.contains(where: { $0.1.trainable }) {
-                similarity("A - A0", a.compactMap { l, p in
-                    initial.parameter(.site(layer: l, site: site, role: .a)).map { a0 in
-                        (l, zip(SubspaceSimilarity.rows(p.value), SubspaceSimilarity.rows(a0.value)).map { zip($0, $1).map { $0 - $1 } })
+            if let initial {
+                let starts = a.compactMap { l, _ in initial.parameter(.site(layer: l, site: site, role: .a)).map { (l, SubspaceSimilarity.rows($0.value)) } }
+                similarity("A0", starts)
+                if a.contains(where: { $0.1.trainable }) {
+                    let changes = zip(a, starts).map { trained, start in
+                        (trained.0, zip(SubspaceSimilarity.rows(trained.1.value), start.1).map { zip($0, $1).map { $0 - $1 } })
                     }
-                })
+                    similarity("A - A0", changes)
+                    let ratios = zip(changes, starts).map { change, start in
+                        SubspaceSimilarity.frobenius(change.1) / max(SubspaceSimilarity.frobenius(start.1), .leastNonzeroMagnitude)
+                    }
+                    if let last = result.indices.last, result[last].site == site.rawValue, result[last].quantity == "A - A0" {
+                        result[last].relativeChange = ratios.reduce(0, +) / Double(ratios.count)
+                    }
+                }
             }
             // One B per site, or expert e's ("B.e") of several.
             for (name, expert) in [("B", nil)] + (0..<config.experts).map({ ("B.\($0)", Optional($0)) }) {

@@ -49,20 +49,24 @@ final class AdapterBuilder {
 
     init(config: AdapterConfig) { self.config = config }
 
-    func parameter(_ key: ParameterKey, shape: [Int], trainable: Bool, initialise: (Tensor, inout SplitMix64) -> Void) -> Parameter {
+    func parameter(_ key: ParameterKey, shape: [Int], trainable: Bool, streamName: String? = nil,
+                   initialise: (Tensor, inout SplitMix64) -> Void) -> Parameter {
         if let existing = byKey[key] { return existing }
         let p = Parameter(key: key, shape: shape, trainable: trainable)
-        var rng = Initializer.stream(seed: config.seed, name: key.name)
+        var rng = Initializer.stream(seed: config.seed, name: streamName ?? key.name)
         initialise(p.value, &rng)
         parameters.append(p)
         byKey[key] = p
         return p
     }
 
-    /// An A [r, d_in] initialised by the configured method (kaiming, gaussian, orthogonal).
+    /// An A [r, d_in] initialised by the configured method (kaiming, gaussian, orthogonal); with
+    /// `sameInitialA` a layer's own A draws from its site's stream, the same in every layer.
     func projection(_ key: ParameterKey, inputWidth: Int, trainable: Bool) -> Parameter {
         let c = config
-        return parameter(key, shape: [c.rank, inputWidth], trainable: trainable) { t, rng in
+        var streamName: String?
+        if c.sameInitialA == true, case .site(_, let site, .a) = key { streamName = "A.initial.\(site.rawValue)" }
+        return parameter(key, shape: [c.rank, inputWidth], trainable: trainable, streamName: streamName) { t, rng in
             Initializer.projection(t, method: c.initialisation, rank: c.rank, rng: &rng)
         }
     }
