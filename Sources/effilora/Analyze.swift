@@ -31,7 +31,8 @@ struct AdapterAnalysis: Codable {
     let method: String
     let rank: Int
     let matrices: [LayerSimilarity]
-    let importance: ImportanceDistribution?
+    /// Suppression and taylor with --data, else the Reducer's stored scores (or none).
+    let importance: [ImportanceDistribution]
 
     static func read(_ path: String) throws -> AdapterAnalysis {
         guard let data = FileManager.default.contents(atPath: path) else { throw FormatError(path, "cannot be read") }
@@ -46,7 +47,7 @@ struct Analyze: ParsableCommand {
         Per site, the Grassmann similarity ‖U1ᵀU2‖²_F / r (the mean squared cosine of the principal angles) between every \
         pair of adapted layers: of A's row spaces, of the learned change A − A0 (A0 rebuilt from the adapter's seed), and \
         of B's column spaces, beside r / d, the similarity random r-dimensional subspaces have on average. With --data, \
-        each layer's suppression importance on the first --examples examples (else the Reducer's scores stored with the \
+        each layer's suppression and taylor importance on the first --examples examples (else the Reducer's scores stored with the \
         adapter) and the share of Σ|score| its top quarter of layers carries. Writes analysis.json beside the adapter \
         (its run folder) for `effilora report`. A − A0 assumes the adapter was trained here from its seed (not imported).
         Example: effilora analyze --adapter out/piqa-lora/adapter --model $M --data $D/valid.jsonl
@@ -55,7 +56,7 @@ struct Analyze: ParsableCommand {
     @Option(help: "An adapter folder written by train.") var adapter: String
     @Option(help: "The base model (needed for --data and for adapters that do not record their model's shape).") var model: String?
     @OptionGroup var precision: PrecisionOptions
-    @Option(help: "A JSONL file in a training format to score the layers' importance on (suppression).") var data: String?
+    @Option(help: "A JSONL file in a training format to score the layers' importance on (suppression and taylor).") var data: String?
     @Option(help: "Examples scored with --data (the first N of the file).") var examples = 16
     @Option(help: "Where to write the analysis (default: analysis.json in the adapter's parent folder).") var out: String?
     @Flag(help: "Print JSON.") var json = false
@@ -80,13 +81,15 @@ struct Analyze: ParsableCommand {
         // A0: the adapter as its seed initialises it.
         let initial = try Adapters(config: adapters.config, model: adapters.modelConfig, weights: lm?.decoder.weights)
         let matrices = adapters.layerSimilarities(initial: initial)
-        var importance: AdapterAnalysis.ImportanceDistribution?
+        var importance: [AdapterAnalysis.ImportanceDistribution] = []
         if let data, let lm {
             let scoring = try OfflineScoring(model: lm, adapters: adapters, data: data, examples: examples)
             let scores = scoring.reducer.suppressionScores(layers: scoring.layers, pass: scoring.pass)
-            importance = .init(method: "suppression", scores: (0..<adapters.modelConfig.layers).map { scores[$0] })
+            let taylor = scoring.reducer.taylorScores(layers: scoring.layers, pass: scoring.pass, forceRefresh: true)
+            importance = [.init(method: "suppression", scores: (0..<adapters.modelConfig.layers).map { scores[$0] }),
+                          .init(method: "taylor", scores: (0..<adapters.modelConfig.layers).map { taylor[$0] })]
         } else if let stored = try AdapterFile.layerScores(of: adapter) {
-            importance = .init(method: "reducer", scores: stored)
+            importance = [.init(method: "reducer", scores: stored)]
         }
         let analysis = AdapterAnalysis(adapter: adapter, method: adapters.config.method.rawValue, rank: adapters.config.rank,
                                        matrices: matrices, importance: importance)
@@ -103,7 +106,7 @@ struct Analyze: ParsableCommand {
                        figure(m.randomBaseline), figure(m.relativeChange)])
         }
         print(table.text())
-        if let importance {
+        for importance in importance {
             print(String(format: "importance (%@): the top quarter of the layers carries %.1f%% of Σ|score|", importance.method, 100 * importance.topQuarterShare))
         }
         emit("analysis: \(path)")

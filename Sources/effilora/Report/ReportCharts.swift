@@ -102,8 +102,9 @@ extension ReportData {
                               x: "layer", y: "layer", columns: m.layers.map(String.init), rows: m.layers.map(String.init),
                               cells: m.values.enumerated().map { i, row in row.enumerated().map { j, v in i == j ? nil : v } })
         }
-        if let importance = a.importance {
-            charts.append(.bar(String(format: "Layer importance (top 25 %% of layers carry %.0f %% of |score|)", 100 * importance.topQuarterShare),
+        for importance in a.importance {
+            charts.append(.bar(String(format: "Layer importance, %@ (top 25 %% of layers carry %.0f %% of |score|)", importance.method,
+                                      100 * importance.topQuarterShare),
                                y: "score", labels: importance.scores.indices.map { "\($0)" },
                                [ChartSpec.Series(label: importance.method, values: importance.scores)]))
         }
