@@ -62,11 +62,7 @@ public enum AdapterFile {
     }
 
     static func header(_ folder: String) throws -> Header {
-        let configPath = (folder as NSString).appendingPathComponent(configName)
-        guard let data = FileManager.default.contents(atPath: configPath) else { throw FormatError(configPath, "cannot be read") }
-        do { return try JSONDecoder().decode(Header.self, from: data) } catch {
-            throw FormatError(configPath, "is not an effilora adapter config: \(error)")
-        }
+        try decodeJSONFile(Header.self, (folder as NSString).appendingPathComponent(configName), as: "an effilora adapter config")
     }
 
     static func layout(_ header: Header, _ configPath: String) throws -> RoPELayout? {

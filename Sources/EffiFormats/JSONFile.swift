@@ -19,6 +19,13 @@ public func readJSONObject(_ path: String) throws -> [String: Any] {
     return object
 }
 
+/// A JSON file decoded as `type`, or an error naming the file: it "cannot be read", or it "is not
+/// `what`" followed by the decoder's account of the key and value it stopped at.
+public func decodeJSONFile<T: Decodable>(_ type: T.Type, _ path: String, as what: String) throws -> T {
+    guard let data = FileManager.default.contents(atPath: path) else { throw FormatError(path, "cannot be read") }
+    do { return try JSONDecoder().decode(type, from: data) } catch { throw FormatError(path, "is not \(what): \(error)") }
+}
+
 /// Names and checks of JSON values from JSONSerialization, for error messages that say what was
 /// found.
 /// The lines of a JSONL file that hold something (blank lines are skipped), with their locations

@@ -34,10 +34,7 @@ struct AdapterAnalysis: Codable {
     /// Suppression and taylor with --data, else the Reducer's stored scores (or none).
     let importance: [ImportanceDistribution]
 
-    static func read(_ path: String) throws -> AdapterAnalysis {
-        guard let data = FileManager.default.contents(atPath: path) else { throw FormatError(path, "cannot be read") }
-        do { return try JSONDecoder().decode(AdapterAnalysis.self, from: data) } catch { throw FormatError(path, "is not an analysis: \(error)") }
-    }
+    static func read(_ path: String) throws -> AdapterAnalysis { try decodeJSONFile(AdapterAnalysis.self, path, as: "an analysis") }
 }
 
 struct Analyze: ParsableCommand {

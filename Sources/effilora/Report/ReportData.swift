@@ -51,11 +51,7 @@ struct ReportData {
         for folder in folders {
             let compare = (folder as NSString).appendingPathComponent("compare.json")
             if FileManager.default.fileExists(atPath: compare) {
-                guard let data = FileManager.default.contents(atPath: compare) else { throw FormatError(compare, "cannot be read") }
-                let report: Compare.Report
-                do { report = try JSONDecoder().decode(Compare.Report.self, from: data) } catch {
-                    throw FormatError(compare, "is not a compare report: \(error)")
-                }
+                let report = try decodeJSONFile(Compare.Report.self, compare, as: "a compare report")
                 comparisons.append(report)
                 for method in report.methods where method.training != nil {
                     runs.append(try RunRecord(folder: (folder as NSString).appendingPathComponent(method.method), name: method.method))
