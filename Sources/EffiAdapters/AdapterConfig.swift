@@ -119,6 +119,9 @@ public struct AdapterConfig: Codable, Sendable, Equatable {
         } else if lily != nil {
             throw fail("Lily's options (stride_A, num_B, scaling) apply to method lily only, not \(method.rawValue)")
         }
+        if sameInitialA == true && (method == .vera || method == .effilora && share != .none) {
+            throw fail("same_initial_a starts each layer's own A alike; method \(method.rawValue)\(method == .effilora ? " with share \(share.rawValue)" : "") has no per-layer A (EffiLoRA's: share none)")
+        }
         if router == .topk && !(1...experts).contains(topK) { throw fail("top_k must be in 1...\(experts), got \(topK)") }
         if let bad = layers.first(where: { !(0..<config.layers).contains($0) }) {
             throw fail("layer \(bad) does not exist; the model has layers 0...\(config.layers - 1)")

@@ -91,6 +91,11 @@ final class SubspaceSimilarityTests: XCTestCase {
         XCTAssertEqual(sameA0.meanOffDiagonal, 1, accuracy: 1e-9)
         let ownA0 = try XCTUnwrap(own.layerSimilarities(initial: own).first { $0.site == "q" && $0.quantity == "A0" })
         XCTAssertLessThan(ownA0.meanOffDiagonal, 0.5)
+        // A method without a per-layer A refuses the option rather than ignoring it.
+        c.method = .effilora
+        XCTAssertThrowsError(try Adapters(config: c, model: model)) { XCTAssertTrue("\($0)".contains("has no per-layer A"), "\($0)") }
+        c.share = .none
+        XCTAssertNoThrow(try Adapters(config: c, model: model))
         // A that has not moved: ‖A − A0‖ = 0 and no directions to compare.
         XCTAssertNil(own.layerSimilarities(initial: own).first { $0.quantity == "A - A0" })
     }
