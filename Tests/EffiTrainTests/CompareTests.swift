@@ -100,5 +100,51 @@ final class CompareTests: XCTestCase {
         let run = try EffiLoRAExecutable.run(["compare", "--methods", "base,qlora", "--tasks", "piqa", "--output", "/nonexistent/x"])
         XCTAssertNotEqual(run.status, 0)
         XCTAssertTrue(run.output.contains("unknown method qlora"), run.output)
+
+        // Variants that cannot be trained are refused before anything runs, naming the variant.
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("effilora-variants-\(UUID().uuidString).yaml").path
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: file) }
+        for (variant, expected) in [("lora: {method: lora, rank: 4}", "lora should be a new name"),
+                                    ("wide: {rank: 16}", "wide needs method:"),
+                                    ("wide: {method: qlora}", "variant wide: unknown method qlora"),
+                                    ("wide: {method: lora, output: elsewhere}", "variants: wide: output is set by compare itself"),
+                                    ("wide: {method: lora, learning_rate: fast}", "wide: its train options are not valid"),
+                                    ("../up: {method: lora}", "../up should be a new name")] {
+            try "methods: [base, wide]\ntasks: piqa\noutput: /nonexistent/x\nvariants:\n  \(variant)\n".write(toFile: file, atomically: true, encoding: .utf8)
+            let refused = try EffiLoRAExecutable.run(["compare", "-c", file])
+            XCTAssertNotEqual(refused.status, 0, variant)
+            XCTAssertTrue(refused.output.contains(expected), "\(variant): \(refused.output)")
+        }
+    }
+
+    /// A variant trains with its own options in place of the shared ones (a list option replaced, not
+    /// extended), into a folder of its own name, and compare.json records what each method ran with.
+    func testVariantsTrainWithTheirOwnOptions() throws {
+        guard FileManager.default.fileExists(atPath: PinnedFiles.smolLM2),
+              FileManager.default.fileExists(atPath: TaskSuite.defaultDataDirectory + "/piqa/test.mc.jsonl") else { throw XCTSkip("run scripts/setup.sh") }
+        try EffiLoRAExecutable.require()
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("effilora-variants-\(UUID().uuidString)").path
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: base) }
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        try """
+        data: piqa
+        methods: [lora, q-rank-4]
+        tasks: piqa
+        limit: 1
+        train: {rank: 2, num_layers: 2, targets: [q, v], iters: 1, batch_size: 2, steps_per_eval: 0, val_batches: 1}
+        variants:
+          q-rank-4: {method: lora, rank: 4, targets: [q]}
+        """.write(toFile: base + "/compare.yaml", atomically: true, encoding: .utf8)
+        let run = try EffiLoRAExecutable.run(["compare", "-c", base + "/compare.yaml", "--model", PinnedFiles.smolLM2, "--output", base + "/out"])
+        XCTAssertEqual(run.status, 0, run.output)
+        let methods = try XCTUnwrap(try readJSONObject(base + "/out/compare.json")["methods"] as? [[String: Any]])
+        XCTAssertEqual(methods.map { $0["method"] as? String }, ["lora", "q-rank-4"])
+        let trainable = methods.map { (($0["training"] as? [String: Any])?["parameters"] as? [String: Any])?["trainable"] as? Int }
+        XCTAssertEqual(trainable, [2 * 2 * (2 * 576 + 576 + 192), 2 * 4 * (576 + 576)], "r (d_in + d_out) on 2 layers: q and v at r 2; q alone at r 4")
+        let arguments = try XCTUnwrap(methods[1]["trainArguments"] as? [String])
+        let targets = try XCTUnwrap(arguments.firstIndex(of: "--targets"))
+        XCTAssertEqual(Array(arguments[targets...].prefix(3)), ["--targets", "q", "--val-batches"], "the variant's list replaces the shared one")
+        XCTAssertEqual(arguments[try XCTUnwrap(arguments.firstIndex(of: "--output")) + 1], base + "/out/q-rank-4")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: base + "/out/q-rank-4/adapter/adapter_config.json"))
     }
 }

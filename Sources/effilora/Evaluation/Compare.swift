@@ -12,9 +12,10 @@ struct Compare: ParsableCommand {
         discussion: """
         -c FILE (YAML) holds the comparison: model, data (a folder, or a task prepared in the cache such as \
         commonsense), methods, tasks, limit, split, output, compute_dtype, base_storage; `train:` the `effilora train` options every method \
-        shares (keys as in train -c); `reducer:` the options the +reducer methods add. Options on the command line \
+        shares (keys as in train -c); `reducer:` the options the +reducer methods add; `variants:` named methods with options of \
+        their own (NAME: {method: effilora, experts: 2}), which replace the shared ones. Options on the command line \
         win. A method is base (no training: the zero-shot row), lora, effilora, lora-fa, vera, hydralora, dora or lily, with \
-        +reducer to add the Reducer. Each method trains in its own process (so its peak memory is its own) into \
+        +reducer to add the Reducer, or a variant's name. Each method trains in its own process (so its peak memory is its own) into \
         OUTPUT/METHOD; the tables go to OUTPUT/compare.md and compare.json. generate_limit N (default 0: off) adds a \
         table of generation accuracy on the tasks' instruction-style items (N per task), the format the mixed \
         commonsense file trains.
@@ -42,10 +43,33 @@ struct Compare: ParsableCommand {
         var limit = 0, generateLimit = 0, split = "test", output = "out/compare", computeDtype = ComputePrecision.Choice.auto
         var baseStorage = BaseStorage.Choice.auto, useBest = false
         var train: [String: Any] = [:], reducer: [String: Any] = ["reducer_keep": 0.25]
+        var variants: [String: Variant] = [:]
+    }
+
+    /// A named method with train options of its own, e.g. `effilora-2x: {method: effilora, experts: 2}`.
+    struct Variant {
+        /// A method as `methods` spells it (lora, effilora+reducer, …).
+        let method: String
+        let options: [String: Any]
+
+        init(name: String, mapping: [String: Any], file: String) throws {
+            let builtIn = AdapterConfig.Method.allCases.map(\.rawValue) + ["base"]
+            guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }), !name.hasPrefix("."),
+                  !builtIn.contains(name) else {
+                throw ValidationError("\(file): variants: \(name) should be a new name of letters, digits, - _ or . (it names the run's folder), not a method's")
+            }
+            guard let method = mapping["method"] as? String else {
+                throw ValidationError("\(file): variants: \(name) needs method: (one of \(AdapterConfig.Method.allCases.map(\.rawValue).joined(separator: ", ")), optionally +reducer)")
+            }
+            self.method = method
+            options = mapping.filter { $0.key != "method" }
+        }
     }
 
     struct MethodResult: Codable {
         let method: String
+        /// The arguments it trained with (nil for base, and in reports written before variants existed).
+        let trainArguments: [String]?
         let training: RunSummary?
         let evaluation: [ChoiceResult]
         let average: TaskAverage
@@ -91,7 +115,7 @@ struct Compare: ParsableCommand {
                 return "\(value)"
             }
             let known: Set = ["model", "data", "methods", "tasks", "limit", "generate_limit", "split", "output", "compute_dtype", "base_storage",
-                              "use_best", "train", "reducer"]
+                              "use_best", "train", "reducer", "variants"]
             if let unknown = file.keys.sorted().first(where: { !known.contains($0) }) {
                 throw ValidationError("\(config): unknown key \(unknown); known: \(known.sorted().joined(separator: ", "))")
             }
@@ -122,6 +146,13 @@ struct Compare: ParsableCommand {
                 guard let mapping = file[key] as? [String: Any] else { throw ValidationError("\(config): \(key) should be a mapping of train options") }
                 s[keyPath: target] = mapping
             }
+            if let value = file["variants"] {
+                guard let mapping = value as? [String: Any] else { throw ValidationError("\(config): variants should be a mapping of names to {method: …, options}") }
+                for (name, entry) in mapping {
+                    guard let options = entry as? [String: Any] else { throw ValidationError("\(config): variants: \(name) should be a mapping of train options with method:") }
+                    s.variants[name] = try Variant(name: name, mapping: options, file: config)
+                }
+            }
         }
         s.model = model ?? s.model
         s.data = data ?? s.data
@@ -138,24 +169,34 @@ struct Compare: ParsableCommand {
         return s
     }
 
-    /// The `train` arguments of one method (nil for base), validated by train's own parser.
+    /// The `train` arguments of one method (nil for base), validated by train's own parser: the
+    /// shared train options, then the reducer options for +reducer, then a variant's own, each
+    /// replacing the ones before.
     static func trainArguments(_ method: String, setup s: Setup, dataFolder: String) throws -> [String]? {
         guard method != "base" else { return nil }
-        var parts = method.split(separator: "+").map(String.init)
+        let variant = s.variants[method]
+        var parts = (variant?.method ?? method).split(separator: "+").map(String.init)
         let adapterMethod = parts.removeFirst()
         guard AdapterConfig.Method(rawValue: adapterMethod) != nil, parts.allSatisfy({ $0 == "reducer" }) else {
-            throw ValidationError("unknown method \(method): base, or one of \(AdapterConfig.Method.allCases.map(\.rawValue).joined(separator: ", ")) with an optional +reducer")
+            let known = AdapterConfig.Method.allCases.map(\.rawValue).joined(separator: ", ")
+            let variants = s.variants.isEmpty ? "" : "; variants: " + s.variants.keys.sorted().joined(separator: ", ")
+            throw ValidationError(variant == nil ? "unknown method \(method): base, or one of \(known) with an optional +reducer\(variants)"
+                                                 : "variant \(method): unknown method \(variant!.method): one of \(known) with an optional +reducer")
         }
-        for key in ["model", "data", "output", "method", "compute_dtype", "base_storage"] where s.train[key] != nil {
-            throw ValidationError("train: \(key) is set by compare itself; remove it from the train options")
+        var options = s.train
+        if !parts.isEmpty { options.merge(s.reducer) { $1 } }
+        options.merge(variant?.options ?? [:]) { $1 }
+        for key in ["model", "data", "output", "method", "compute_dtype", "base_storage"] where options[key] != nil {
+            throw ValidationError("\(variant == nil ? "train" : "variants: " + method): \(key) is set by compare itself; remove it from the train options")
         }
         var arguments = ["--model", s.model, "--data", dataFolder, "--output", (s.output as NSString).appendingPathComponent(method),
                          "--method", adapterMethod,
                          // resolved here, so that --reuse never takes a run trained in another precision
                          "--compute-dtype", ComputePrecision(s.computeDtype).rawValue, "--base-storage", s.baseStorage.rawValue]
-        arguments += ConfigFile.arguments(from: s.train)
-        if !parts.isEmpty { arguments += ConfigFile.arguments(from: s.reducer) }
-        _ = try Train.parse(arguments)
+        arguments += ConfigFile.arguments(from: options)
+        do { _ = try Train.parse(arguments) } catch {
+            throw ValidationError("\(method): its train options are not valid: \(Train.message(for: error))")
+        }
         return arguments
     }
 
@@ -215,7 +256,7 @@ struct Compare: ParsableCommand {
                     if !json { emit(String(format: "  %@ (generate): acc %@, %d unanswered (%d items, %.0f s)", r.task,
                                            withError(r.score.acc, r.score.accStderr), r.score.unanswered, r.score.count, r.seconds)) }
                 }
-            results.append(MethodResult(method: method, training: arguments == nil ? nil : try RunSummary.read(from: folder),
+            results.append(MethodResult(method: method, trainArguments: arguments, training: arguments == nil ? nil : try RunSummary.read(from: folder),
                                         evaluation: evaluation, average: TaskAverage(evaluation.map(\.score)), generation: generation))
         }
 
