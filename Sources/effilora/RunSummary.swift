@@ -22,6 +22,16 @@ struct RunSummary: Codable {
     let bestValidationLoss: Double?
     /// Where early stopping ended the run (nil when it ran all its steps).
     let stoppedEarlyAtStep: Int?
+    /// The Reducer's outcome (nil without --reducer-keep, and in summaries written before it was kept).
+    var reducer: ReducerOutcome?
+
+    struct ReducerOutcome: Codable {
+        let rounds: Int
+        /// Time spent scoring layers, within `wallSeconds`.
+        let scoringSeconds: Double
+        /// The layers still training at the end.
+        let activeLayers: [Int]
+    }
 
     var tokensPerSecond: Double { Double(tokens) / max(stepSeconds, 1e-9) }
 

@@ -176,7 +176,9 @@ struct Train: ParsableCommand {
         try RunSummary(parameters: ParameterReport(adapters: trainer.adapters, base: lm.decoder.config), steps: trainer.step - progress.startStep, tokens: progress.tokens, stepSeconds: progress.stepSeconds,
                        wallSeconds: progress.elapsed, peakResidentMiB: Double(peakResidentBytes()) / 1_048_576,
                        initialValidationLoss: trainer.initialValidationLoss, finalValidationLoss: finalValidationLoss,
-                       bestStep: tracker.bestStep, bestValidationLoss: tracker.bestLoss, stoppedEarlyAtStep: trainer.stoppedEarly ? trainer.step : nil)
+                       bestStep: tracker.bestStep, bestValidationLoss: tracker.bestLoss, stoppedEarlyAtStep: trainer.stoppedEarly ? trainer.step : nil,
+                       reducer: trainer.reducer.map { .init(rounds: $0.state.rounds, scoringSeconds: $0.state.overheadSeconds,
+                                                            activeLayers: trainer.adapters.activeLayers) })
             .write(to: trainer.output)
         if trainer.stoppedEarly {
             emit(String(format: "early stopping at step %d of %d: %d validations without lowering %.4f by more than %g", trainer.step, iters,

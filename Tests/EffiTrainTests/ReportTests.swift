@@ -20,6 +20,13 @@ final class ReportTests: XCTestCase {
                                                 "--reducer-keep", "2", "--reducer-every", "2", "--reducer-warmup", "1"])
         XCTAssertEqual(train.status, 0, train.output)
         XCTAssertTrue(train.output.contains("report: \(run)/report.html"), train.output)
+        // summary.json keeps the Reducer's outcome: the 2 layers of the top 4 that train at the end, as the log says.
+        let reducer = try XCTUnwrap(try readJSONObject(run + "/summary.json")["reducer"] as? [String: Any])
+        let active = try XCTUnwrap(reducer["activeLayers"] as? [Int])
+        XCTAssertEqual(active.count, 2)
+        XCTAssertTrue(Set(active).isSubset(of: 26...29), "\(active)")
+        XCTAssertTrue(train.output.contains("reducer: \(try XCTUnwrap(reducer["rounds"] as? Int)) rounds"), train.output)
+        XCTAssertTrue(train.output.contains("active layers \(active.map(String.init).joined(separator: ","))"), train.output)
         let analyze = try EffiLoRAExecutable.run(["analyze", "--adapter", run + "/adapter"])
         XCTAssertEqual(analyze.status, 0, analyze.output)
         XCTAssertTrue(FileManager.default.fileExists(atPath: run + "/analysis.json"))
