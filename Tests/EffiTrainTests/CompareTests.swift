@@ -50,7 +50,7 @@ final class CompareTests: XCTestCase {
             let page = try Chromium.open(base + "/out/report.html", screenshot: base + "/report.png")
             XCTAssertEqual(page.errors, "")
             XCTAssertEqual(page.headings, ["Training", "Cost", "Accuracy"])
-            XCTAssertEqual(page.charts, 2 + 3 + 3, "loss ×2; tok/s, RSS, parameters; acc, acc_norm, generation")
+            XCTAssertEqual(page.charts, 2 + 3 + 4, "loss ×2 (one run: no final-loss bars); tok/s, RSS, parameters; acc, acc_norm, gain over base, generation")
             XCTAssertEqual(page.drawn, page.charts)
             XCTAssertEqual(page.canvases, page.charts)
         }
@@ -146,5 +146,11 @@ final class CompareTests: XCTestCase {
         XCTAssertEqual(Array(arguments[targets...].prefix(3)), ["--targets", "q", "--val-batches"], "the variant's list replaces the shared one")
         XCTAssertEqual(arguments[try XCTUnwrap(arguments.firstIndex(of: "--output")) + 1], base + "/out/q-rank-4")
         XCTAssertTrue(FileManager.default.fileExists(atPath: base + "/out/q-rank-4/adapter/adapter_config.json"))
+        if FileManager.default.isExecutableFile(atPath: Chromium.path) {
+            let page = try Chromium.open(base + "/out/report.html", screenshot: base + "/report.png")
+            XCTAssertEqual(page.errors, "")
+            XCTAssertEqual(page.charts, 3 + 3 + 2, "loss ×2 and the two runs' final validation losses; tok/s, RSS, parameters; acc, acc_norm (no base: no gain)")
+            XCTAssertEqual(page.drawn, page.charts)
+        }
     }
 }

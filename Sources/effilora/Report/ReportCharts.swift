@@ -19,10 +19,17 @@ extension ReportData {
         let validation = runs.map { run in
             ChartSpec.Series(label: run.name, points: run.lines.compactMap { l in l.validationLoss.map { [Double(l.step), $0] } })
         }
-        return ReportSection(title: "Training", charts: [
+        var charts: [ChartSpec] = [
             .line("Training loss per step", x: "step", y: "mean next-token loss", loss),
             .line("Validation loss (step 0: before training)", x: "step", y: "mean next-token loss", validation),
-        ])
+        ]
+        // Beside several runs, their final validation losses side by side (the curves overlap).
+        let finals = runs.compactMap { run in run.summary?.finalValidationLoss.map { (run.name, $0) } }
+        if finals.count > 1 {
+            charts.append(.bar("Validation loss at the end", y: "mean next-token loss", labels: finals.map(\.0),
+                               [ChartSpec.Series(label: "validation loss", values: finals.map(\.1))]))
+        }
+        return ReportSection(title: "Training", charts: charts)
     }
 
     private var cost: ReportSection {
@@ -54,6 +61,11 @@ extension ReportData {
                 }
                 charts.append(.bar("\(metric) per task (± 1 standard error; \(report.split) split)", y: metric,
                                    labels: tasks + (averaged ? ["average"] : []), series))
+            }
+            let gains = report.methods.compactMap { m in m.gainOverBase.map { (m.method, $0.acc) } }
+            if !gains.isEmpty {
+                charts.append(.bar("Paired change in acc over base, same items (± 1 paired standard error)", y: "Δ acc",
+                                   labels: gains.map(\.0), [ChartSpec.Series(label: "Δ acc", values: gains.map(\.1.gain), errors: gains.map(\.1.stderr))]))
             }
             if let tasks = report.methods.first(where: { $0.generation != nil })?.generation?.map(\.task) {
                 let series = report.methods.compactMap { m in
