@@ -86,7 +86,7 @@ let package = Package(
                     swiftSettings: vectorize),
         .testTarget(name: "EffiAdaptersTests", dependencies: ["EffiAdapters", "EffiModel", "EffiFormats", "EffiTestSupport"],
                     resources: [.copy("Fixtures")], swiftSettings: vectorize),
-        .testTarget(name: "EffiTrainTests", dependencies: ["EffiTrain", "EffiAdapters", "EffiModel", "EffiTokenizer", "EffiFormats"],
+        .testTarget(name: "EffiTrainTests", dependencies: ["EffiTrain", "EffiAdapters", "EffiModel", "EffiTokenizer", "EffiFormats", "EffiTestSupport"],
                     swiftSettings: vectorize),
         .testTarget(name: "EffiModelTests", dependencies: ["EffiModel", "EffiFormats", "EffiTestSupport"], resources: [.copy("Fixtures")],
                     swiftSettings: vectorize),

@@ -37,14 +37,7 @@ extension ModelConfig {
         tiedOutput = try c.bool("tie_word_embeddings", default: false)
         ropeLayout = .rotateHalf
 
-        for (key, value) in [("num_hidden_layers", layers), ("hidden_size", modelWidth), ("intermediate_size", ffnWidth),
-                             ("num_attention_heads", heads), ("num_key_value_heads", kvHeads), ("vocab_size", vocabulary),
-                             ("max_position_embeddings", contextLength)] where value <= 0 {
-            throw FormatError(c.path, "key \"\(key)\" is \(value), expected a positive integer")
-        }
-        guard modelWidth % heads == 0, heads % kvHeads == 0, (modelWidth / heads) % 2 == 0 else {
-            throw FormatError(c.path, "hidden_size \(modelWidth), \(heads) attention heads and \(kvHeads) KV heads do not divide into even-sized heads")
-        }
+        try validate(path: c.path, keys: .huggingFace, tensorLayers: Self.layerIndices(folder.names, prefix: "model.layers."))
         if c.contains("head_dim") {
             let headDim = try c.int("head_dim")
             guard headDim == modelWidth / heads else {

@@ -41,21 +41,35 @@ public struct ModelConfig: Sendable, Equatable {
             guard let v = gguf.architectureValue(key)?.int else { throw FormatError(gguf.path, "metadata \(arch).\(key) is missing or not an integer") }
             return v
         }
+        /// An optional number: absent gives `fallback`; present but not a number is an error.
+        func number(_ key: String, default fallback: Double) throws -> Double {
+            guard let value = gguf.architectureValue(key) else { return fallback }
+            guard let v = value.double else { throw FormatError(gguf.path, "metadata \(arch).\(key) is \(value.summary), expected a number") }
+            return v
+        }
         architecture = arch
         layers = try int("block_count")
         modelWidth = try int("embedding_length")
         ffnWidth = try int("feed_forward_length")
         heads = try int("attention.head_count")
-        kvHeads = gguf.architectureValue("attention.head_count_kv")?.int ?? heads
+        kvHeads = gguf.architectureValue("attention.head_count_kv") == nil ? heads : try int("attention.head_count_kv")
         contextLength = try int("context_length")
-        ropeBase = gguf.architectureValue("rope.freq_base")?.double ?? 10_000
-        normEpsilon = Float(gguf.architectureValue("attention.layer_norm_rms_epsilon")?.double ?? 1e-5)
+        ropeBase = try number("rope.freq_base", default: 10_000)
+        normEpsilon = Float(try number("attention.layer_norm_rms_epsilon", default: 1e-5))
         ropeLayout = Self.ggufRoPELayout(architecture: arch)
-        guard let embedding = gguf.tensor("token_embd.weight") else { throw FormatError(gguf.path, "tensor token_embd.weight is missing") }
+        guard let embedding = gguf.tensor("token_embd.weight"), embedding.shape.count == 2 else {
+            throw FormatError(gguf.path, "tensor token_embd.weight is missing or not a matrix")
+        }
         vocabulary = embedding.shape[0]
         tiedOutput = gguf.tensor("output.weight") == nil
-        guard modelWidth % heads == 0, heads % kvHeads == 0 else {
-            throw FormatError(gguf.path, "width \(modelWidth), \(heads) heads and \(kvHeads) KV heads do not divide")
+        try validate(path: gguf.path, keys: .gguf(arch), tensorLayers: Self.layerIndices(gguf.tensors.map(\.name), prefix: "blk."))
+        // The rotated size, when stated, must be the head size: heads and KV heads scaled together
+        // keep every tensor's shape but split the attention differently.
+        if gguf.architectureValue("rope.dimension_count") != nil {
+            let rotated = try int("rope.dimension_count")
+            guard rotated == headDim else {
+                throw FormatError(gguf.path, "metadata \(arch).rope.dimension_count is \(rotated), but \(arch).embedding_length \(modelWidth) / \(arch).attention.head_count \(heads) = \(headDim): expected equal")
+            }
         }
     }
 }

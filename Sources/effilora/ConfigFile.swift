@@ -8,28 +8,68 @@ import Yams
 /// config files. They become arguments placed before the command line's, and an option given on
 /// the command line replaces the file's.
 enum ConfigFile {
-    /// `arguments` (after the subcommand name) with `-c/--config FILE` replaced by the file's options.
+    /// `arguments` (after the subcommand name) with `-c FILE`, `--config FILE` or `--config=FILE`
+    /// replaced by the file's options.
     static func expand(_ arguments: [String]) throws -> [String] {
-        guard let flag = arguments.firstIndex(where: { $0 == "-c" || $0 == "--config" }) else { return arguments }
-        guard flag + 1 < arguments.count else { throw ValidationError("\(arguments[flag]) needs a file") }
-        let path = arguments[flag + 1]
+        guard let flag = arguments.firstIndex(where: { $0 == "-c" || $0 == "--config" || $0.hasPrefix("--config=") }) else { return arguments }
         var rest = arguments
-        rest.removeSubrange(flag...flag + 1)
-        return Self.arguments(from: try mapping(path), except: rest) + rest
+        let path: String
+        if arguments[flag].hasPrefix("--config=") {
+            path = String(arguments[flag].dropFirst("--config=".count))
+            rest.remove(at: flag)
+        } else {
+            guard flag + 1 < arguments.count else { throw ValidationError("\(arguments[flag]) needs a file") }
+            path = arguments[flag + 1]
+            rest.removeSubrange(flag...flag + 1)
+        }
+        guard !rest.contains(where: { $0 == "-c" || $0 == "--config" || $0.hasPrefix("--config=") }) else {
+            throw ValidationError("give one config file (-c FILE)")
+        }
+        return try Self.arguments(from: try mapping(path), except: rest, file: path) + rest
     }
 
-    /// A YAML file's top-level mapping.
+    /// Nodes a config file may hold once its aliases are followed: far above any real config, far
+    /// below what a "billion laughs" file of nested aliases expands to.
+    static let maximumNodes = 100_000
+
+    /// A YAML file's top-level mapping. Duplicate keys are an error (YAML forbids them; Yams keeps
+    /// the last), and so is a file whose aliases expand past `maximumNodes`.
     static func mapping(_ path: String) throws -> [String: Any] {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw ValidationError("\(path): cannot be read") }
-        let loaded: Any?
-        do { loaded = try Yams.load(yaml: text) } catch { throw ValidationError("\(path): not valid YAML: \(error)") }
-        guard let mapping = loaded as? [String: Any] else { throw ValidationError("\(path): expected a mapping of option names to values") }
+        let node: Node?
+        do { node = try Yams.compose(yaml: text) } catch { throw ValidationError("\(path): not valid YAML: \(error)") }
+        // Aliases share their anchor's node, so the composed tree is small; walking it with a
+        // budget finds an expansion before anything is built from it.
+        var budget = maximumNodes
+        func check(_ node: Node, at key: String) throws {
+            budget -= 1
+            guard budget >= 0 else { throw ValidationError("\(path): more than \(maximumNodes) values once its aliases are expanded") }
+            switch node {
+            case .mapping(let mapping):
+                var seen: Set<String> = []
+                for (k, v) in mapping {
+                    let name = k.string ?? "\(k)"
+                    guard seen.insert(name).inserted else {
+                        throw ValidationError("\(path):\(k.mark.map { "\($0.line)" } ?? "?"): key \(key.isEmpty ? "" : key + ".")\(name) appears twice")
+                    }
+                    try check(v, at: key.isEmpty ? name : key + "." + name)
+                }
+            case .sequence(let sequence): for v in sequence { try check(v, at: key) }
+            default: break
+            }
+        }
+        if let node { try check(node, at: "") }
+        guard let node, let mapping = Constructor.default.any(from: node) as? [String: Any] else {
+            throw ValidationError("\(path): expected a mapping of option names to values")
+        }
         return mapping
     }
 
     /// A mapping of option names (underscores for dashes) to values as command-line arguments,
-    /// leaving out the options that `given` (a command line) already sets.
-    static func arguments(from mapping: [String: Any], except given: [String] = []) -> [String] {
+    /// leaving out the options that `given` (a command line) already sets. A value is only ever a
+    /// value: one that starts with "-" is passed as `--option=value`, and a list element that looks
+    /// like an option, or a nested mapping, is an error naming `file` and the key.
+    static func arguments(from mapping: [String: Any], except given: [String] = [], file: String = "config") throws -> [String] {
         let given = Set(given.filter { $0.hasPrefix("--") }.map { String($0.dropFirst(2).split(separator: "=")[0]) })
         var expanded: [String] = []
         for key in mapping.keys.sorted() {
@@ -37,8 +77,18 @@ enum ConfigFile {
             if given.contains(option) || given.contains("no-" + option) { continue }
             switch mapping[key] {
             case let flag as Bool: expanded.append(flag ? "--" + option : "--no-" + option)
-            case let list as [Any]: expanded.append("--" + option); expanded += list.map { "\($0)" }
-            case let value?: expanded += ["--" + option, "\(value)"]
+            case let list as [Any]:
+                let values = try list.map { element -> String in
+                    guard !(element is [Any] || element is [String: Any]) else { throw ValidationError("\(file): \(key): a list of plain values expected") }
+                    let value = "\(element)"
+                    guard !value.hasPrefix("-") else { throw ValidationError("\(file): \(key): list value \(value) starts with \"-\"; list values are plain values, not options") }
+                    return value
+                }
+                expanded.append("--" + option); expanded += values
+            case is [String: Any]: throw ValidationError("\(file): \(key) is a mapping; expected a value or a list")
+            case let value?:
+                let text = "\(value)"
+                expanded += text.hasPrefix("-") ? ["--\(option)=\(text)"] : ["--" + option, text]
             case nil: continue
             }
         }

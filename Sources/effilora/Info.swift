@@ -45,6 +45,9 @@ struct Info: ParsableCommand {
             print("tensors:")
             for t in gguf.tensors { print("  \(t.name) \(t.type.name) \(t.shape)") }
         }
+        // The listing shows the file as it is; whether its decoder configuration is loadable is
+        // checked last, so a damaged file is both shown and refused (nonzero exit).
+        _ = try ModelConfig(gguf: gguf)
     }
 
     private func describeFolder() throws {

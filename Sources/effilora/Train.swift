@@ -102,6 +102,9 @@ struct Train: ParsableCommand {
         guard iters > 0, batchSize > 0, gradAccumulation > 0, maxSeqLength > 1 else {
             throw ValidationError("--iters, --batch-size, --grad-accumulation must be positive and --max-seq-length > 1")
         }
+        guard warmup >= 0, learningRate.isFinite, learningRate > 0 else {
+            throw ValidationError("--warmup must be ≥ 0 and --learning-rate a positive number (got \(warmup), \(learningRate))")
+        }
         if let trainOn, !maskPrompt, trainOn != .all {
             throw ValidationError("--no-mask-prompt trains every token; it cannot be combined with --train-on \(trainOn.rawValue)")
         }

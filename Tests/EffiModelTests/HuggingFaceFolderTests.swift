@@ -329,7 +329,16 @@ final class HuggingFaceFolderTests: XCTestCase {
         try assertConfigError({ $0["layer_types"] = ["full_attention", "sliding_attention"] }, containing: ["layer_types", "sliding_attention"])
         try assertConfigError({ $0["head_dim"] = 32 }, containing: ["head_dim 32", "not supported"])
         try assertConfigError({ $0["hidden_act"] = "gelu" }, containing: ["hidden_act", "not supported"])
-        try assertConfigError({ $0["num_key_value_heads"] = 3 }, containing: ["do not divide"])
+        try assertConfigError({ $0["num_key_value_heads"] = 3 }, containing: ["num_attention_heads 4 is not a multiple of num_key_value_heads 3"])
+        // Damaged or absurd values are refused before anything is allocated, naming the key and the range.
+        try assertConfigError({ $0["num_hidden_layers"] = 1_000_000_000_000 }, containing: ["num_hidden_layers is 1000000000000, expected 1…1024"])
+        try assertConfigError({ $0["max_position_embeddings"] = 1 << 62 }, containing: ["max_position_embeddings is \(1 << 62), expected 1…16777216"])
+        try assertConfigError({ $0["num_attention_heads"] = 0 }, containing: ["num_attention_heads is 0, expected 1…1024"])
+        try assertConfigError({ $0["num_attention_heads"] = 64 }, containing: ["does not divide into 64 heads of even size"])
+        try assertConfigError({ $0["rms_norm_eps"] = -1e-5 }, containing: ["rms_norm_eps is -1e-05, expected a positive number below 1"])
+        try assertConfigError({ $0["rope_theta"] = 0 }, containing: ["rope_theta is 0.0, expected a positive finite number"])
+        // Fewer (or more) layers than the tensors hold: the model would silently skip (or lack) layers.
+        try assertConfigError({ $0["num_hidden_layers"] = 1 }, containing: ["num_hidden_layers is 1, but the tensors hold layers 0…1"])
     }
 
     func testDefaultsAndExplicitHeadDim() throws {

@@ -15,6 +15,11 @@ public struct GGUFBuilder {
     public static func u64(_ v: UInt64) -> Data { withUnsafeBytes(of: v.littleEndian) { Data($0) } }
     public static func string(_ s: String) -> Data { u64(UInt64(s.utf8.count)) + Data(s.utf8) }
 
+    /// Replaces a key's value and type (or adds the key): `type` is GGUF's value type code.
+    public mutating func replace(_ key: String, type: UInt32, value: Data) {
+        metadata.removeAll { $0.0 == key }
+        metadata.append((key, type, value))
+    }
     public mutating func add(_ key: String, uint32 v: UInt32) { metadata.append((key, 4, Self.u32(v))) }
     public mutating func add(_ key: String, string s: String) { metadata.append((key, 8, Self.string(s))) }
     public mutating func add(_ key: String, float v: Float) { metadata.append((key, 6, Self.u32(v.bitPattern))) }

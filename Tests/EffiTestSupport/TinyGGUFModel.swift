@@ -9,6 +9,8 @@ public struct TinyGGUFModel {
     public var architecture = "llama"
     public var layers = 2, width = 32, heads = 4, kvHeads = 2, ffn = 48, context = 64
     public var tied = false
+    /// Changes the metadata before the file is written (e.g. to damage one key).
+    public var editMetadata: (inout GGUFBuilder) -> Void = { _ in }
     public static let specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
     public static let merges = ["Ġ t", "h e", "Ġt he"]
     public static let chatTemplate = "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
@@ -62,6 +64,7 @@ public struct TinyGGUFModel {
         b.add("tokenizer.ggml.add_bos_token", bool: false)
         b.add("tokenizer.chat_template", string: Self.chatTemplate)
 
+        editMetadata(&b)
         var rng = SplitMix64(seed: seed)
         func add(_ name: String, _ shape: [Int], scale: Float, offset: Float = 0) {
             let values = (0..<shape.reduce(1, *)).map { _ in offset + scale * rng.nextGaussian() }

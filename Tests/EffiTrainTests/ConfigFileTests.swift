@@ -40,4 +40,39 @@ final class ConfigFileTests: XCTestCase {
         XCTAssertEqual(training["maskPrompt"] as? Bool, false)
         XCTAssertEqual(training["iterations"] as? Int, 1)
     }
+
+    /// Config files that are not what they seem are refused before anything loads, naming the file
+    /// (and the line or key): duplicate keys, values that would be read as options, nested mappings
+    /// and aliases that expand a few hundred bytes into billions of values.
+    func testMisleadingConfigFilesAreRefused() throws {
+        try EffiLoRAExecutable.require()
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("effilora-yaml-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: base) }
+        var laughs = [#"a0: &a0 ["x", "x", "x", "x", "x", "x", "x", "x", "x"]"#]
+        for i in 1..<10 { laughs.append("a\(i): &a\(i) [" + Array(repeating: "*a\(i - 1)", count: 9).joined(separator: ", ") + "]") }
+        let cases: [(String, String)] = [
+            ("rank: 4\niters: 2\nrank: 8\n", "duplicate.yaml:3: key rank appears twice"),
+            (#"targets: [q, --learning-rate, "5"]"#, "targets: list value --learning-rate starts with \"-\""),
+            ("lora:\n  rank: 4\n", "lora is a mapping; expected a value or a list"),
+            (laughs.joined(separator: "\n"), "more than 100000 values once its aliases are expanded"),
+        ]
+        for (i, (text, expected)) in cases.enumerated() {
+            let file = base + (i == 0 ? "/duplicate.yaml" : "/case\(i).yaml")
+            try text.write(toFile: file, atomically: true, encoding: .utf8)
+            let run = try EffiLoRAExecutable.run(["train", "--model", base + "/none.gguf", "--data", base, "-c", file])
+            XCTAssertNotEqual(run.status, 0, text)
+            XCTAssertTrue(run.output.contains(file) && run.output.contains(expected), "\(expected): \(run.output)")
+        }
+        // --config=FILE reads the file as -c FILE does (its iters: 0 is refused), and a value
+        // starting with "-" stays a value (--warmup=-3 reaches train's own check).
+        try "iters: 0\n".write(toFile: base + "/iters.yaml", atomically: true, encoding: .utf8)
+        let equals = try EffiLoRAExecutable.run(["train", "--model", base + "/none.gguf", "--data", base, "--config=" + base + "/iters.yaml"])
+        XCTAssertNotEqual(equals.status, 0)
+        XCTAssertTrue(equals.output.contains("--iters, --batch-size, --grad-accumulation must be positive"), equals.output)
+        try "warmup: -3\n".write(toFile: base + "/warmup.yaml", atomically: true, encoding: .utf8)
+        let negative = try EffiLoRAExecutable.run(["train", "--model", base + "/none.gguf", "--data", base, "-c", base + "/warmup.yaml"])
+        XCTAssertNotEqual(negative.status, 0)
+        XCTAssertTrue(negative.output.contains("--warmup must be ≥ 0 and --learning-rate a positive number (got -3,"), negative.output)
+    }
 }

@@ -193,7 +193,7 @@ struct Compare: ParsableCommand {
                          "--method", adapterMethod,
                          // resolved here, so that --reuse never takes a run trained in another precision
                          "--compute-dtype", ComputePrecision(s.computeDtype).rawValue, "--base-storage", s.baseStorage.rawValue]
-        arguments += ConfigFile.arguments(from: options)
+        arguments += try ConfigFile.arguments(from: options, file: variant == nil ? "train options" : "variants: \(method)")
         do { _ = try Train.parse(arguments) } catch {
             throw ValidationError("\(method): its train options are not valid: \(Train.message(for: error))")
         }
@@ -266,7 +266,7 @@ struct Compare: ParsableCommand {
             }
         }
         let report = Report(model: s.model, data: dataFolder, split: s.split, limit: s.limit,
-                            trainArguments: ConfigFile.arguments(from: s.train), useBest: s.useBest, methods: results)
+                            trainArguments: try ConfigFile.arguments(from: s.train), useBest: s.useBest, methods: results)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         try FileManager.default.createDirectory(atPath: s.output, withIntermediateDirectories: true)
