@@ -96,10 +96,17 @@ public struct AdapterConfig: Codable, Sendable, Equatable {
 
     public func adaptedLayers(of config: ModelConfig) -> [Int] { layers.isEmpty ? Array(0..<config.layers) : layers }
 
+    /// B experts per site at most (EffiLoRA's and HydraLoRA's routers choose among a few).
+    public static let maximumExperts = 64
+
     /// Checks the options against a model, naming the option that is wrong.
     public func validate(for config: ModelConfig) throws {
         func fail(_ message: String) -> AdapterError { AdapterError(message) }
-        guard rank > 0 else { throw fail("rank must be positive, got \(rank)") }
+        // A rank above the model width cannot add anything (each site's update B A has rank at
+        // most min(d_in, d_out) ≤ width) and only allocates.
+        guard (1...config.modelWidth).contains(rank) else { throw fail("rank must be in 1...\(config.modelWidth) (the model width), got \(rank)") }
+        guard alpha.isFinite else { throw fail("alpha must be a finite number, got \(alpha)") }
+        guard experts <= Self.maximumExperts else { throw fail("experts must be ≤ \(Self.maximumExperts), got \(experts)") }
         guard (0..<1).contains(dropout) else { throw fail("dropout must be in [0, 1), got \(dropout)") }
         guard !targets.isEmpty else { throw fail("no target sites") }
         guard experts >= 1 else { throw fail("experts must be ≥ 1, got \(experts)") }
@@ -159,10 +166,13 @@ public struct AdapterConfig: Codable, Sendable, Equatable {
             guard (1...2).contains(bounds.count), bounds.allSatisfy({ $0 != nil }), bounds.first!! <= bounds.last!! else {
                 throw AdapterError("layers \(text): expected all, last N, a-b, or a comma list of layers")
             }
+            // Bounds first: a range is expanded only within the model.
+            for bound in [bounds.first!!, bounds.last!!] where !(0..<count).contains(bound) {
+                throw AdapterError("layers \(text): layer \(bound) does not exist; the model has layers 0...\(count - 1)")
+            }
             layers.formUnion(bounds.first!!...bounds.last!!)
         }
-        guard let bad = layers.first(where: { !(0..<count).contains($0) }) else { return layers.sorted() }
-        throw AdapterError("layers \(text): layer \(bad) does not exist; the model has layers 0...\(count - 1)")
+        return layers.sorted()
     }
 }
 

@@ -10,8 +10,9 @@ public enum AdapterFile {
     public static let configName = "adapter_config.json", weightsName = "adapters.safetensors"
 
     struct Header: Codable {
-        var format = "effilora-adapter"
-        var version = 1
+        static let currentFormat = "effilora-adapter", currentVersion = 1
+        var format = currentFormat
+        var version = currentVersion
         var adapter: AdapterConfig
         var model: ModelShape
         var parameters: [String: Int]
@@ -62,7 +63,12 @@ public enum AdapterFile {
     }
 
     static func header(_ folder: String) throws -> Header {
-        try decodeJSONFile(Header.self, (folder as NSString).appendingPathComponent(configName), as: "an effilora adapter config")
+        let path = (folder as NSString).appendingPathComponent(configName)
+        let header = try decodeJSONFile(Header.self, path, as: "an effilora adapter config")
+        guard header.format == Header.currentFormat, header.version == Header.currentVersion else {
+            throw FormatError(path, "format \"\(header.format.prefix(80))\" version \(header.version): expected \"\(Header.currentFormat)\" version \(Header.currentVersion)")
+        }
+        return header
     }
 
     static func layout(_ header: Header, _ configPath: String) throws -> RoPELayout? {
@@ -130,6 +136,7 @@ public enum AdapterFile {
             guard let info = file.info(p.name) else { throw FormatError(weightsPath, "tensor \(p.name) is missing") }
             guard info.shape == p.value.shape else { throw FormatError(weightsPath, "tensor \(p.name) has shape \(info.shape), expected \(p.value.shape)") }
             try file.readFloats(p.name, into: p.value.data, count: p.value.count)
+            try AdapterInputChecks.requireFinite(p.value, tensor: p.name, in: weightsPath)
             unused.remove(p.name)
         }
         if let extra = unused.sorted().first { throw FormatError(weightsPath, "tensor \(extra) is not a parameter of this adapter") }

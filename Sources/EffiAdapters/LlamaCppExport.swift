@@ -88,6 +88,7 @@ extension Adapters {
             for (info, role) in [(f.a, ParameterKey.SiteRole.a), (f.b, .b(expert: nil))] {
                 guard let p = adapters.parameter(named: ParameterKey.site(layer: f.layer, site: f.site, role: role).name) else { continue }
                 file.values(of: info, into: p.value.data)
+                try AdapterInputChecks.requireFinite(p.value, tensor: info.name, in: path)
             }
         }
         try adapters.reorderQKRows(from: ModelConfig.ggufRoPELayout(architecture: model.architecture), to: model.ropeLayout)

@@ -25,9 +25,14 @@ extension Adapters {
         for key in ["fan_in_fan_out", "lora_bias"] where try json.bool(key, default: false) {
             throw FormatError(configPath, "\(key) = true is not supported")
         }
-        if let bias = json.json["bias"] as? String, bias != "none" { throw FormatError(configPath, "bias \(bias) is not supported (none)") }
-        if let saved = json.json["modules_to_save"] as? [Any], !saved.isEmpty {
-            throw FormatError(configPath, "modules_to_save \(saved) is not supported (whole trained modules, not LoRA)")
+        if let bias = json.json["bias"], !(bias is NSNull), bias as? String != "none" {
+            throw FormatError(configPath, "bias \(JSONKind.render(bias)) is not supported (\"none\")")
+        }
+        if let saved = json.json["modules_to_save"], !(saved is NSNull), (saved as? [Any])?.isEmpty != true {
+            throw FormatError(configPath, "modules_to_save \(JSONKind.render(saved)) is not supported (whole trained modules, not LoRA; null or [] expected)")
+        }
+        if let task = json.json["task_type"], !(task is NSNull), task as? String != "CAUSAL_LM" {
+            throw FormatError(configPath, "task_type \(JSONKind.render(task)) is not supported (CAUSAL_LM: a causal language model's adapter)")
         }
         let rankPattern = try pattern(json, "rank_pattern") { $0 as? Int }
         let alphaPattern = try pattern(json, "alpha_pattern") { ($0 as? NSNumber)?.doubleValue }
@@ -71,6 +76,7 @@ extension Adapters {
             guard info.shape == shape else { throw FormatError(weightsPath, "tensor \(name) has shape \(info.shape), expected \(shape)") }
             let values = Tensor(shape: shape)
             try file.readFloats(name, into: values.data, count: values.count)
+            try AdapterInputChecks.requireFinite(values, tensor: name, in: weightsPath)
             // Into the stored rank: A's first r rows; B's first r columns, times the site's scale
             // over the stored one (1 without patterns).
             let factor = patterned && role == .b(expert: nil) ? scale(module) : 1
@@ -87,27 +93,27 @@ extension Adapters {
         return adapters
     }
 
-    /// A `rank_pattern` / `alpha_pattern` object: pattern → value.
-    static func pattern<T>(_ json: HuggingFaceConfig, _ key: String, _ value: (Any) -> T?) throws -> [String: T] {
+    /// A `rank_pattern` / `alpha_pattern` object: pattern → value, each key checked as a regular
+    /// expression (`AdapterInputChecks.patternRegex`).
+    static func pattern<T>(_ json: HuggingFaceConfig, _ key: String, _ value: (Any) -> T?) throws -> [String: (regex: NSRegularExpression, value: T)] {
         guard let object = json.json[key], !(object is NSNull) else { return [:] }
         guard let dict = object as? [String: Any] else { throw FormatError(json.path, "\(key) is not an object") }
-        return try dict.mapValues { v in
+        var patterns: [String: (regex: NSRegularExpression, value: T)] = [:]
+        for (k, v) in dict {
             guard let t = value(v) else { throw FormatError(json.path, "\(key) has a value \(v) of the wrong type") }
-            return t
+            patterns[k] = (try AdapterInputChecks.patternRegex(k, in: json.path, field: key), t)
         }
+        return patterns
     }
 
     /// PEFT's `get_pattern_key`: a key equal to the module name, else one that matches it as
     /// `(.*\.)?(key)$`; where several match, the longest key (PEFT takes the first in file order,
     /// which JSON objects here do not keep).
-    static func match<T>(_ pattern: [String: T], _ module: String) -> T? {
-        if let exact = pattern[module] { return exact }
+    static func match<T>(_ pattern: [String: (regex: NSRegularExpression, value: T)], _ module: String) -> T? {
+        if let exact = pattern[module] { return exact.value }
         let range = NSRange(module.startIndex..., in: module)
-        let hits = pattern.keys.filter { key in
-            guard let regex = try? NSRegularExpression(pattern: "^(.*\\.)?(\(key))$") else { return false }
-            return regex.firstMatch(in: module, range: range) != nil
-        }
-        return hits.max { ($0.count, $1) < ($1.count, $0) }.map { pattern[$0]! }
+        let hits = pattern.filter { $0.value.regex.firstMatch(in: module, range: range) != nil }.keys
+        return hits.max { ($0.count, $1) < ($1.count, $0) }.map { pattern[$0]!.value }
     }
 
     /// A native adapter folder (`adapters.safetensors`), a PEFT folder (`adapter_model.safetensors`)

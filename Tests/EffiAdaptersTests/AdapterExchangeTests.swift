@@ -217,7 +217,7 @@ final class AdapterExchangeTests: XCTestCase {
         for (key, value, expected, file) in [("use_dora", true as Any, "lora_magnitude_vector is missing", "adapter_model.safetensors"),
                                              ("fan_in_fan_out", true as Any, "fan_in_fan_out", "adapter_config.json"),
                                              ("peft_type", "IA3" as Any, "IA3", "adapter_config.json"),
-                                             ("bias", "all" as Any, "bias all", "adapter_config.json"),
+                                             ("bias", "all" as Any, "bias \"all\" is not supported", "adapter_config.json"),
                                              ("modules_to_save", ["lm_head"] as Any, "modules_to_save", "adapter_config.json")] {
             var changed = original
             changed[key] = value
