@@ -46,18 +46,36 @@ public struct ChatTemplate: Sendable, Equatable {
         return nil
     }
 
+    /// The roles a conversation may hold (tool calls and tool results are not supported).
+    public static let roles = ["system", "user", "assistant"]
+
+    /// The first message whose role is not one of `roles`: its index and role.
+    public static func unknownRole(in messages: [ChatMessage]) -> (index: Int, role: String)? {
+        messages.enumerated().first { !roles.contains($0.element.role) }.map { ($0.offset, $0.element.role) }
+    }
+
     /// One rendered turn: its header `<|im_start|>role\n` and its body `content<|im_end|>\n`;
     /// `message` is its index in the conversation (nil for the inserted default system turn).
     public struct Turn: Sendable, Equatable {
         public var message: Int?
         public var header: String
-        public var body: String
+        public var content: String
+        public var body: String { content + ChatTemplate.end + "\n" }
+
+        /// The header's and body's tokens. The content is encoded as plain text, so that special
+        /// tokens spelled in a message stay text: a message cannot forge another turn.
+        public func tokens(_ tokenizer: Tokenizer) -> (header: [Int32], body: [Int32]) {
+            (tokenizer.encodeText(header, specialTokens: true),
+             tokenizer.encodeText(content, specialTokens: false) + tokenizer.encodeText(ChatTemplate.end + "\n", specialTokens: true))
+        }
     }
 
     /// The turns the template renders for `messages`, the default system turn first when inserted.
+    /// Roles must be among `roles` (the header holds the role verbatim).
     public func turns(_ messages: [ChatMessage]) -> [Turn] {
+        precondition(Self.unknownRole(in: messages) == nil, "roles are checked where messages are read")
         func turn(_ message: ChatMessage, _ index: Int?) -> Turn {
-            Turn(message: index, header: Self.start + message.role + "\n", body: message.content + Self.end + "\n")
+            Turn(message: index, header: Self.start + message.role + "\n", content: message.content)
         }
         var turns: [Turn] = []
         if let defaultSystem, messages.first?.role != "system" { turns.append(turn(ChatMessage(role: "system", content: defaultSystem), nil)) }
@@ -68,5 +86,16 @@ public struct ChatTemplate: Sendable, Equatable {
     /// The prompt text for `messages`, ending with the assistant's opening when `addGenerationPrompt`.
     public func render(_ messages: [ChatMessage], addGenerationPrompt: Bool = true) -> String {
         turns(messages).map { $0.header + $0.body }.joined() + (addGenerationPrompt ? Self.start + "assistant\n" : "")
+    }
+
+    /// The tokens of `render(messages)` with every message's content encoded as plain text (BOS
+    /// first when the tokenizer adds one).
+    public func encode(_ messages: [ChatMessage], with tokenizer: Tokenizer, addGenerationPrompt: Bool = true) -> [Int32] {
+        var ids: [Int32] = tokenizer.addsBOS ? tokenizer.bosID.map { [$0] } ?? [] : []
+        for turn in turns(messages) {
+            let (header, body) = turn.tokens(tokenizer)
+            ids += header + body
+        }
+        return ids + (addGenerationPrompt ? tokenizer.encodeText(Self.start + "assistant\n", specialTokens: true) : [])
     }
 }

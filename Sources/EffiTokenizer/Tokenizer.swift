@@ -89,10 +89,22 @@ public final class Tokenizer: @unchecked Sendable {
 
     public func id(of token: String) -> Int32? { idOfToken[token] }
 
-    /// Token ids of `text`; special-token spellings in the text become their ids.
+    /// Token ids of `text`, BOS first when the tokenizer adds one; special-token spellings in the
+    /// text become their ids.
     public func encode(_ text: String) -> [Int32] {
-        var ids: [Int32] = addsBOS ? bosID.map { [$0] } ?? [] : []
+        (addsBOS ? bosID.map { [$0] } ?? [] : []) + encodeText(text, specialTokens: true)
+    }
+
+    /// Token ids of `text` alone (no BOS). With `specialTokens` false a special token's spelling
+    /// is encoded as ordinary text, as `tokenizers` does with `split_special_tokens`: what a user
+    /// wrote can never become a control token.
+    public func encodeText(_ text: String, specialTokens: Bool) -> [Int32] {
+        var ids: [Int32] = []
         let scalars = Array(text.unicodeScalars)
+        guard specialTokens else {
+            encodeOrdinary(scalars[...], into: &ids)
+            return ids
+        }
         var segmentStart = 0, i = 0
         while i < scalars.count {
             if let match = specialMatch(scalars, at: i) {

@@ -26,8 +26,8 @@ extension Dataset {
         }
         var tokens = bos, spans: [Range<Int>] = []
         for turn in template.turns(messages) {
-            tokens += tokenizer.encode(turn.header)
-            let body = tokenizer.encode(turn.body)
+            let (header, body) = turn.tokens(tokenizer)
+            tokens += header
             let trained = switch targets {
             case .all: true
             case .allAssistant: turn.message.map { messages[$0].role == "assistant" } ?? false

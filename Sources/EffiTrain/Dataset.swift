@@ -77,16 +77,24 @@ public struct Dataset: Sendable {
             guard let s = object[key] as? String else { throw FormatError(location, "\"\(key)\" is \(JSONKind.describe(object[key])), expected a string") }
             return s
         }
+        let formats = ["messages", "prompt", "text"].filter { object[$0] != nil || ($0 == "prompt" && object["completion"] != nil) }
+        guard formats.count <= 1 else {
+            throw FormatError(location, "has \(formats.map { $0 == "prompt" ? "\"prompt\"/\"completion\"" : "\"\($0)\"" }.joined(separator: " and ")): give one format per line")
+        }
         if object["messages"] != nil {
             guard let template = chatTemplate else { throw FormatError(location, "has messages but the model has no supported chat template") }
             guard let raw = object["messages"] as? [[String: Any]], !raw.isEmpty else {
                 throw FormatError(location, "\"messages\" must be a non-empty list of {role, content}")
             }
             let messages = try raw.enumerated().map { i, m -> ChatMessage in
+                guard m["tool_calls"] == nil else { throw FormatError(location, "messages[\(i)] has tool_calls, which are not supported") }
                 guard let role = m["role"] as? String, let content = m["content"] as? String else {
                     throw FormatError(location, "messages[\(i)] lacks a string role or content")
                 }
                 return ChatMessage(role: role, content: content)
+            }
+            if let (i, role) = ChatTemplate.unknownRole(in: messages) {
+                throw FormatError(location, "messages[\(i)] has role \"\(role.prefix(40))\", expected one of \(ChatTemplate.roles.joined(separator: ", "))")
             }
             return try chatExample(messages, template: template, targets: chatTargets, bos: bos, tokenizer: tokenizer, location: location)
         }

@@ -49,13 +49,13 @@ struct Generate: ParsableCommand {
 
     func run() throws {
         let lm = try loadModel(model, adapters: adapters, precision: precision)
-        var text = prompt
+        var ids = lm.tokenizer.encode(prompt)
         if chat {
+            // The messages' text stays text: a special token spelled in the prompt is not a control token.
             var messages = [ChatMessage(role: "user", content: prompt)]
             if let system { messages.insert(ChatMessage(role: "system", content: system), at: 0) }
-            text = try lm.chatTemplate().render(messages)
+            ids = try lm.chatTemplate().encode(messages, with: lm.tokenizer)
         }
-        let ids = lm.tokenizer.encode(text)
         let seed = self.seed ?? UInt64.random(in: 0...UInt64(UInt32.max))
         var sampler = Sampler(temperature: temperature, topK: topK, topP: topP, seed: seed)
         let result = try Generator(model: lm).generate(prompt: ids, maxTokens: maxTokens, sampler: &sampler) { piece in

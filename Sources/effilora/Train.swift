@@ -145,6 +145,7 @@ struct Train: ParsableCommand {
         if earlyStoppingPatience > 0 && valid == nil {
             throw ValidationError("--early-stopping-patience needs validation data: \(validPath) does not exist")
         }
+        if valid == nil { emit("data: no \(validPath): the run reports no validation loss and keeps no best adapter") }
         let report = ParameterReport(adapters: adapters, base: lm.decoder.config)
         emit(report.text)
         for d in [train.report] + (valid.map { [$0.report] } ?? []) {
