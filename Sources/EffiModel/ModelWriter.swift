@@ -82,9 +82,7 @@ public enum ModelWriter {
     }
 
     static func refuseOverwritingTheSource(_ lm: LanguageModel, _ output: String) throws {
-        let a = URL(fileURLWithPath: lm.path).standardizedFileURL.resolvingSymlinksInPath().path
-        let b = URL(fileURLWithPath: output).standardizedFileURL.resolvingSymlinksInPath().path
-        guard a != b else { throw FormatError(output, "is the model being read; write to another path") }
+        try OutputFolder.refuseOverlap(output: output, input: lm.path)
     }
 
     static func writeJSON(_ object: [String: Any], to path: String) throws {

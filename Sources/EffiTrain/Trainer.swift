@@ -132,7 +132,7 @@ public final class Trainer {
         }
         routerStatistics = state.routerStatistics ?? [:]
         validationTracker = state.validation ?? ValidationTracker()
-        for folder in [adapterFolder, bestAdapterFolder] { try restoreInterruptedSwap(folder) }
+        for folder in [adapterFolder, bestAdapterFolder] { try OutputFolder.restoreInterruptedSwap(folder) }
         try MetricsLog(output: output).truncate(afterStep: step)
     }
 
@@ -173,23 +173,7 @@ public final class Trainer {
     /// renames, so a kill leaves the previous adapter or the new one, never a mix; a kill between
     /// the renames leaves the previous one as `folder.old`, which the next save or resume puts back.
     private func saveAdapter(to folder: String) throws {
-        let fm = FileManager.default, partial = folder + ".partial", old = folder + ".old"
-        try? fm.removeItem(atPath: partial)
-        try AdapterFile.save(adapters, to: partial, layerScores: reducer?.state.scores)
-        try restoreInterruptedSwap(folder)
-        try? fm.removeItem(atPath: old)
-        if fm.fileExists(atPath: folder) {
-            guard rename(folder, old) == 0 else { throw FormatError(folder, "cannot be moved aside (errno \(errno))") }
-        }
-        guard rename(partial, folder) == 0 else { throw FormatError(folder, "cannot be renamed into place (errno \(errno))") }
-        try? fm.removeItem(atPath: old)
-    }
-
-    /// Puts `folder.old` back when a kill came between `saveAdapter`'s two renames.
-    private func restoreInterruptedSwap(_ folder: String) throws {
-        let fm = FileManager.default, old = folder + ".old"
-        guard !fm.fileExists(atPath: folder), fm.fileExists(atPath: old) else { return }
-        guard rename(old, folder) == 0 else { throw FormatError(old, "cannot be put back as \(folder) (errno \(errno))") }
+        try OutputFolder.replace(folder) { try AdapterFile.save(adapters, to: $0, layerScores: reducer?.state.scores) }
     }
 
     public func saveCheckpoint() throws {
@@ -274,8 +258,12 @@ struct MetricsLog {
         line.append(UInt8(ascii: "\n"))
         guard let handle = FileHandle(forWritingAtPath: path) else { throw FormatError(path, "cannot be opened for writing") }
         defer { try? handle.close() }
-        try handle.seekToEnd()
-        try handle.write(contentsOf: line)
+        let end = try handle.seekToEnd()
+        do { try handle.write(contentsOf: line) } catch {
+            // A full disk must not leave half a line: cut the file back to its last whole line.
+            try? handle.truncate(atOffset: end)
+            throw FormatError(path, "cannot be appended to: \(error.localizedDescription)")
+        }
     }
 
     /// Drops the lines of steps after `step` (written by an interrupted run after its last checkpoint).

@@ -35,6 +35,7 @@ struct Export: ParsableCommand {
 
     func run() throws {
         guard ["peft", "gguf"].contains(format) else { throw ValidationError("--format \(format): peft or gguf") }
+        for input in [adapter] + (model.map { [$0] } ?? []) { try OutputFolder.refuseOverlap(output: out, input: input) }
         let config: ModelConfig
         if let model {
             config = try LanguageModel.decoderConfig(model)
@@ -53,7 +54,7 @@ struct Export: ParsableCommand {
             print("wrote \(out): llama.cpp LoRA adapter, r \(adapters.config.rank), \(try adapters.loraFactors().count) modules, \(dtype); use it with llama.cpp's --lora on a GGUF \(config.architecture) base")
             return
         }
-        try adapters.exportPEFT(to: out, baseModel: baseName ?? model ?? "")
+        try OutputFolder.replace(out) { try adapters.exportPEFT(to: $0, baseModel: baseName ?? model ?? "") }
         let written = try SafetensorsFile(path: (out as NSString).appendingPathComponent(PEFT.weightsName))
         let count = try written.names.reduce(0) { $0 + (try written.info($1).map { $0.shape.reduce(1, *) } ?? 0) }
         let kind = adapters.config.method == .lily ? "Lily" : adapters.config.method == .dora ? "LoRA with DoRA" : "LoRA"

@@ -27,6 +27,7 @@ struct Fuse: ParsableCommand {
         guard ["f32", "f16", "bf16"].contains(dtype) || (dtype == "q8_0" && format == "gguf") else {
             throw ValidationError("--dtype \(dtype): expected f32, f16 or bf16" + (format == "gguf" ? ", or q8_0" : " (q8_0 only with --format gguf)"))
         }
+        for input in [model] + adapters.paths { try OutputFolder.refuseOverlap(output: out, input: input) }
         let lm = try LanguageModel.load(model)
         switch try adapters.adapter(for: lm) {
         case let one as Adapters: try one.fuse(into: lm.decoder.weights)
@@ -34,7 +35,7 @@ struct Fuse: ParsableCommand {
         default: break
         }
         if format == "hf" {
-            try ModelWriter.writeHuggingFace(lm, to: out, dtype: ["f32": .f32, "f16": .f16, "bf16": .bf16][dtype]!)
+            try OutputFolder.replace(out) { try ModelWriter.writeHuggingFace(lm, to: $0, dtype: ["f32": .f32, "f16": .f16, "bf16": .bf16][dtype]!) }
         } else {
             try ModelWriter.writeGGUF(lm, to: out, type: ["f32": .f32, "f16": .f16, "bf16": .bf16, "q8_0": .q8_0][dtype]!)
         }

@@ -25,8 +25,10 @@ struct Import: ParsableCommand {
             .flatMap({ FileManager.default.fileExists(atPath: $0) ? $0 : nil }) else {
             throw FormatError(configPath, "base_model_name_or_path is not a local model; pass --model with the base (a GGUF file or a Hugging Face folder)")
         }
+        for input in [peft, base] { try OutputFolder.refuseOverlap(output: out, input: input) }
         let adapters = try Adapters.importPEFT(folder: peft, model: try LanguageModel.decoderConfig(base))
-        try AdapterFile.save(adapters, to: out)
+        // Written whole or not at all: a failure leaves an existing folder as it was.
+        try OutputFolder.replace(out) { try AdapterFile.save(adapters, to: $0) }
         let c = adapters.config
         let options = c.lily.map { "stride_A \($0.strideA), num_B \($0.numB), scaling \($0.scaling)" }
             ?? "alpha \(c.alpha)\(c.rslora ? " (rsLoRA)" : "")"

@@ -62,6 +62,7 @@ struct Train: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Skip (and count) malformed lines instead of stopping.") var skipBadLines = false
     @Flag(inversion: .prefixedNo, help: "Recompute each layer's forward in the backward (less memory).") var gradCheckpoint = false
     @Option(help: "Continue the run in this output folder (or checkpoint folder) from its newest checkpoint.") var resume: String?
+    @Flag(help: "Start over in an output folder that holds an earlier run (its files are removed first); without it such a folder is an error.") var overwrite = false
     @Option(help: "off | auto | DIR: keep each example's input of the lowest layer with an adapter branch when the layers below have none (Reducer drop mode, --num-layers), and start later epochs there; auto: in memory up to 2 GiB, else a file in the output folder; DIR: a file there.") var activationCache = "auto"
 
     static func main(arguments: [String]) throws {}
@@ -124,6 +125,11 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
+        // This run owns its folder: a second run into it fails at once, and a new run never
+        // mixes into an earlier one's files.
+        let lock = try RunFolderLock(resume.map(Checkpoint.runFolder) ?? output)
+        defer { withExtendedLifetime(lock) {} }
+        if resume == nil { try lock.requireFresh(overwrite: overwrite) }
         let lm = try precision.load(model)
         emit(lm.decoder.weights.precision.summary)
         emit(lm.decoder.weights.storageSummary)
