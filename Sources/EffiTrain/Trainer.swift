@@ -82,6 +82,9 @@ public final class Trainer {
     public var bestAdapterFolder: String { (output as NSString).appendingPathComponent("adapter-best") }
 
     public let reducer: Reducer?
+    /// Stops the run when its loss saturates or diverges (not kept in checkpoints: a resumed run
+    /// starts watching afresh).
+    private var divergenceGuard: DivergenceGuard
     public var pass: TrainingPass { trainingStep.pass }
     public var optimizer: AdamW { trainingStep.optimizer }
     public var activationCache: ActivationCache? { trainingStep.activationCache }
@@ -94,6 +97,7 @@ public final class Trainer {
         self.train = Batcher(examples: train, batchSize: options.batchSize, seed: options.seed)
         self.validation = validation.map { Batcher(examples: $0, batchSize: options.batchSize, seed: options.seed) }
         self.output = output
+        divergenceGuard = DivergenceGuard(factor: options.divergenceFactor, vocabulary: decoder.config.vocabulary)
         trainingStep = TrainingStep(decoder: decoder, adapters: adapters, options: options, data: self.train, reducer: reducerOptions,
                                     activationCache: activationCache, runFolder: output)
         schedule = LearningRateSchedule(kind: options.schedule, peak: options.learningRate, warmup: options.warmup, total: options.iterations)
@@ -205,6 +209,7 @@ public final class Trainer {
         for (name, statistics) in outcome.routerStatistics { routerStatistics[name, default: .init()].merge(statistics) }
         var metrics = StepMetrics(step: step, loss: outcome.loss, learningRate: lr, gradientNorm: outcome.gradientNorm, tokens: outcome.tokens,
                                   targets: outcome.targets, seconds: monotonicSeconds() - start, validationLoss: nil)
+        try divergenceGuard.check(step: step, loss: outcome.loss, gradientNorm: outcome.gradientNorm, learningRate: lr)
         if let reducer {
             reducer.record(outcome)
             if reducer.isRoundDue(afterStep: step) { metrics.reducer = reducer.round(pass: pass) }

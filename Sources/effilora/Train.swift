@@ -62,6 +62,7 @@ struct Train: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Skip (and count) malformed lines instead of stopping.") var skipBadLines = false
     @Flag(inversion: .prefixedNo, help: "Recompute each layer's forward in the backward (less memory).") var gradCheckpoint = false
     @Option(help: "Continue the run in this output folder (or checkpoint folder) from its newest checkpoint.") var resume: String?
+    @Option(help: "Stop when the smoothed loss rises above this multiple of its lowest (0: off); a loss stuck at ln(vocabulary) with a zero gradient always stops the run.") var divergenceFactor = 3.0
     @Flag(help: "Start over in an output folder that holds an earlier run (its files are removed first); without it such a folder is an error.") var overwrite = false
     @Option(help: "off | auto | DIR: keep each example's input of the lowest layer with an adapter branch when the layers below have none (Reducer drop mode, --num-layers), and start later epochs there; auto: in memory up to 2 GiB, else a file in the output folder; DIR: a file there.") var activationCache = "auto"
 
@@ -96,6 +97,7 @@ struct Train: ParsableCommand {
         o.clipNorm = clipNorm; o.validateEvery = stepsPerEval; o.validationBatches = valBatches; o.saveEvery = saveEvery
         o.seed = seed; o.maxSeqLen = maxSeqLength; o.maskPrompt = maskPrompt; o.chatTargets = chatTargets; o.gradientCheckpointing = gradCheckpoint
         o.keepBest = keepBest; o.earlyStoppingPatience = earlyStoppingPatience; o.earlyStoppingMinDelta = earlyStoppingMinDelta
+        o.divergenceFactor = divergenceFactor
         return o
     }
 
@@ -103,6 +105,7 @@ struct Train: ParsableCommand {
         guard iters > 0, batchSize > 0, gradAccumulation > 0, maxSeqLength > 1 else {
             throw ValidationError("--iters, --batch-size, --grad-accumulation must be positive and --max-seq-length > 1")
         }
+        guard divergenceFactor == 0 || divergenceFactor > 1 else { throw ValidationError("--divergence-factor is 0 (off) or above 1, got \(divergenceFactor)") }
         guard warmup >= 0, learningRate.isFinite, learningRate > 0 else {
             throw ValidationError("--warmup must be ≥ 0 and --learning-rate a positive number (got \(warmup), \(learningRate))")
         }
