@@ -20,11 +20,15 @@ struct ByteReader {
         Double(bitPattern: try read(UInt64.self, what()))
     }
 
-    /// A GGUF string: u64 length, then UTF-8 bytes.
-    mutating func readString(_ what: @autoclosure () -> String) throws -> String {
+    /// A GGUF string: u64 length, then UTF-8 bytes; at most `maxLength` bytes (keys and names
+    /// have limits of their own, far below what the file could hold).
+    mutating func readString(_ what: @autoclosure () -> String, maxLength: Int = .max) throws -> String {
         let length = try read(UInt64.self, "length of \(what())")
         guard length <= UInt64(bytes.count - offset) else {
             throw FormatError(path, "\(what()) at byte \(offset) claims \(length) bytes; only \(bytes.count - offset) remain")
+        }
+        guard length <= UInt64(maxLength) else {
+            throw FormatError(path, "\(what()) at byte \(offset) claims \(length) bytes; at most \(maxLength) are allowed")
         }
         let s = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + Int(length)]), as: UTF8.self)
         offset += Int(length)

@@ -37,6 +37,9 @@ extension Tokenizer {
         guard types.count == tokens.count else {
             throw FormatError(path, "tokenizer.ggml.token_type has \(types.count) entries for \(tokens.count) tokens")
         }
+        if let bad = types.firstIndex(where: { !(1...6).contains($0) }) {
+            throw FormatError(path, "tokenizer.ggml.token_type[\(bad)] is \(types[bad]), expected 1…6 (normal, unknown, control, user-defined, unused, byte)")
+        }
         if gguf.metadata["tokenizer.ggml.add_eos_token"] == .bool(true) {
             throw FormatError(path, "tokenizer.ggml.add_eos_token is true, which is not supported")
         }

@@ -108,4 +108,31 @@ final class GGUFReaderTests: XCTestCase {
         b.metadata.append(("bad", 8, GGUFBuilder.u64(1 << 40)))
         assertFails(b, containing: "metadata bad")
     }
+
+    /// Limits of the format and values that would be silently replaced: long keys and names,
+    /// repeated keys, an alignment that is not a power of two (or not a number), bytes after the data.
+    func testBoundsAndSilentlyReplacedValues() throws {
+        var longKey = sample()
+        longKey.add(String(repeating: "k", count: 70_000), uint32: 1)
+        assertFails(longKey, containing: "claims 70000 bytes; at most 65535 are allowed")
+        var longName = sample()
+        longName.addF32(String(repeating: "t", count: 65), dims: [1], values: [0])
+        assertFails(longName, containing: "name of tensor #2 at byte")
+        var twice = sample()
+        twice.add("llama.block_count", uint32: 3)
+        assertFails(twice, containing: "metadata llama.block_count appears twice")
+        for (type, value, shown) in [(UInt32(8), GGUFBuilder.string("32"), "\"32\""), (4, GGUFBuilder.u32(3), "3"), (4, GGUFBuilder.u32(1 << 20), "1048576")] {
+            var aligned = sample()
+            aligned.replace("general.alignment", type: type, value: value)
+            assertFails(aligned, containing: "general.alignment is \(shown), expected a power of two up to 65536")
+        }
+        let path = try sample().write()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        XCTAssertNoThrow(try GGUFFile(path: path))
+        let handle = try XCTUnwrap(FileHandle(forWritingAtPath: path))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(count: 100))
+        try handle.close()
+        XCTAssertThrowsError(try GGUFFile(path: path)) { XCTAssertTrue("\($0)".contains("bytes follow the last tensor's data"), "\($0)") }
+    }
 }

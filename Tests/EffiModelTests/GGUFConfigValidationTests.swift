@@ -80,4 +80,15 @@ final class GGUFConfigValidationTests: XCTestCase {
         try assertRefused("block_count", type: Code.uint32, value: Self.u32(1), containing: "llama.block_count is 1, but the tensors hold layers 0…1", layers: 2)
         try assertRefused("block_count", type: Code.uint32, value: Self.u32(3), containing: "llama.block_count is 3, but the tensors hold layers 0…1", layers: 2)
     }
+
+    func testUnknownTokenTypesAreRefused() throws {
+        var model = TinyGGUFModel()
+        model.editMetadata = { b in
+            b.metadata.removeAll { $0.0 == "tokenizer.ggml.token_type" }
+            b.add("tokenizer.ggml.token_type", int32s: TinyGGUFModel.tokens.indices.map { $0 == 5 ? 9 : 1 })
+        }
+        let path = try model.write(seed: 3)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        XCTAssertThrowsError(try LanguageModel.load(path)) { XCTAssertTrue("\($0)".contains("tokenizer.ggml.token_type[5] is 9, expected 1…6"), "\($0)") }
+    }
 }

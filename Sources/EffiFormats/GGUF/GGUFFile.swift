@@ -57,10 +57,13 @@ public final class GGUFFile: @unchecked Sendable {
         var keys: [String] = []
         var types: [String: GGUFType] = [:]
         for i in 0..<Int(kvCount) {
-            let key = try r.readString("metadata key #\(i)")
-            let type = try r.read(UInt32.self, "type of metadata \(key)")
+            let key = try r.readString("metadata key #\(i)", maxLength: Self.maximumKeyLength)
+            // Errors quote a key's beginning only.
+            let shown = key.utf8.count > 80 ? String(key.prefix(77)) + "…" : key
+            let type = try r.read(UInt32.self, "type of metadata \(shown)")
             let start = r.offset
-            metadata[key] = try Self.readValue(&r, type: type, key: key, depth: 0)
+            guard metadata[key] == nil else { throw FormatError(path, "metadata \(shown) appears twice") }
+            metadata[key] = try Self.readValue(&r, type: type, key: shown, depth: 0)
             // An array's element type is the first field of its value.
             types[key] = GGUFType(code: type, element: type == 9 ? r.bytes.loadUnaligned(fromByteOffset: start, as: UInt32.self).littleEndian : nil)
             keys.append(key)
@@ -69,15 +72,20 @@ public final class GGUFFile: @unchecked Sendable {
         metadataKeys = keys
         metadataTypes = types
 
-        let alignmentValue = metadata["general.alignment"]?.int ?? 32
-        guard alignmentValue > 0, alignmentValue & (alignmentValue - 1) == 0 else {
-            throw FormatError(path, "general.alignment is \(alignmentValue), expected a power of two")
+        let alignmentValue: Int
+        if let stated = metadata["general.alignment"] {
+            guard let value = stated.int, value > 0, value <= 1 << 16, value & (value - 1) == 0 else {
+                throw FormatError(path, "general.alignment is \(stated.summary), expected a power of two up to 65536")
+            }
+            alignmentValue = value
+        } else {
+            alignmentValue = 32
         }
         alignment = alignmentValue
 
         var raw: [(String, [Int], UInt32, UInt64)] = []
         for i in 0..<Int(tensorCount) {
-            let name = try r.readString("name of tensor #\(i)")
+            let name = try r.readString("name of tensor #\(i)", maxLength: Self.maximumNameLength)
             let nDims = try r.read(UInt32.self, "dimension count of tensor \(name)")
             guard (1...4).contains(nDims) else {
                 throw FormatError(path, "tensor \(name) has \(nDims) dimensions, expected 1 to 4")
@@ -127,9 +135,19 @@ public final class GGUFFile: @unchecked Sendable {
         for (a, b) in zip(sorted, sorted.dropFirst()) where a.fileOffset + a.byteCount > b.fileOffset {
             throw FormatError(path, "tensors \(a.name) and \(b.name) overlap")
         }
+        // Nothing after the data but the padding to the alignment (a longer tail is a damaged or
+        // concatenated file).
+        let end = (sorted.last.map { $0.fileOffset + $0.byteCount } ?? r.offset)
+        let paddedEnd = (end + alignment - 1) / alignment * alignment
+        guard file.bytes.count <= paddedEnd else {
+            throw FormatError(path, "\(file.bytes.count - end) bytes follow the last tensor's data at byte \(end); expected at most the padding to \(alignment)")
+        }
         tensors = infos
         self.index = index
     }
+
+    /// GGUF's limits: a metadata key is at most 65535 bytes, a tensor name at most 64 (ggml's GGML_MAX_NAME).
+    public static let maximumKeyLength = 65_535, maximumNameLength = 64
 
     public func tensor(_ name: String) -> GGUFTensorInfo? { index[name].map { tensors[$0] } }
 
