@@ -4,6 +4,7 @@ import Foundation
 /// file and what was wrong.
 public func readJSONObject(_ path: String) throws -> [String: Any] {
     let data: Data
+    try requireRegularFile(path)
     do {
         data = try Data(contentsOf: URL(fileURLWithPath: path))
     } catch {
@@ -22,6 +23,7 @@ public func readJSONObject(_ path: String) throws -> [String: Any] {
 /// A JSON file decoded as `type`, or an error naming the file: it "cannot be read", or it "is not
 /// `what`" followed by the decoder's account of the key and value it stopped at.
 public func decodeJSONFile<T: Decodable>(_ type: T.Type, _ path: String, as what: String) throws -> T {
+    try requireRegularFile(path)
     guard let data = FileManager.default.contents(atPath: path) else { throw FormatError(path, "cannot be read") }
     do { return try JSONDecoder().decode(type, from: data) } catch { throw FormatError(path, "is not \(what): \(error)") }
 }
@@ -31,6 +33,7 @@ public func decodeJSONFile<T: Decodable>(_ type: T.Type, _ path: String, as what
 /// The lines of a JSONL file that hold something (blank lines are skipped), with their locations
 /// `path:line` for error messages.
 public func readJSONLines(_ path: String) throws -> [(location: String, line: Data)] {
+    try requireRegularFile(path)
     guard let data = FileManager.default.contents(atPath: path) else { throw FormatError(path, "cannot be read") }
     let blank: Set<UInt8> = [UInt8(ascii: " "), UInt8(ascii: "\r"), UInt8(ascii: "\t")]
     return data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated().compactMap { index, line in

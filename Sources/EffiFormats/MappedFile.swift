@@ -4,6 +4,18 @@ import Glibc
 import Darwin
 #endif
 
+/// An error unless `path` is a regular file (after symbolic links): a FIFO, a device or a
+/// socket given as a model or data file would block or never end.
+public func requireRegularFile(_ path: String) throws {
+    var st = stat()
+    guard stat(path, &st) == 0 else { throw FormatError(path, "cannot open: \(String(cString: strerror(errno)))") }
+    let kind = st.st_mode & S_IFMT
+    guard kind == S_IFREG else {
+        let name = kind == S_IFDIR ? "a folder" : kind == S_IFIFO ? "a FIFO" : kind == S_IFCHR || kind == S_IFBLK ? "a device" : kind == S_IFSOCK ? "a socket" : "not a regular file"
+        throw FormatError(path, "is \(name), expected a regular file")
+    }
+}
+
 /// A read-only memory map of a whole file. Tensors are read in place from it, so loading never
 /// holds a second copy of the raw bytes.
 public final class MappedFile: @unchecked Sendable {
@@ -12,6 +24,7 @@ public final class MappedFile: @unchecked Sendable {
 
     public init(path: String) throws {
         self.path = path
+        try requireRegularFile(path)
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else { throw FormatError(path, "cannot open: \(String(cString: strerror(errno)))") }
         defer { close(fd) }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import EffiFormats
 import Foundation
 import Yams
 
@@ -35,6 +36,7 @@ enum ConfigFile {
     /// A YAML file's top-level mapping. Duplicate keys are an error (YAML forbids them; Yams keeps
     /// the last), and so is a file whose aliases expand past `maximumNodes`.
     static func mapping(_ path: String) throws -> [String: Any] {
+        try requireRegularFile(path)
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw ValidationError("\(path): cannot be read") }
         let node: Node?
         do { node = try Yams.compose(yaml: text) } catch { throw ValidationError("\(path): not valid YAML: \(error)") }

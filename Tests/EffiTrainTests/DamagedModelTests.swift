@@ -22,4 +22,22 @@ final class DamagedModelTests: XCTestCase {
         let good = try EffiLoRAExecutable.run(["info", "--model", intact])
         XCTAssertEqual(good.status, 0, good.output)
     }
+
+    /// A FIFO given as the model or as data is refused at once (opening it would block forever).
+    func testAFIFOIsRefusedNotOpened() throws {
+        try EffiLoRAExecutable.require()
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("effilora-fifo-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: base + "/data", withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: base) }
+        XCTAssertEqual(mkfifo(base + "/model.gguf", 0o644), 0)
+        XCTAssertEqual(mkfifo(base + "/data/train.jsonl", 0o644), 0)
+        let info = try EffiLoRAExecutable.run(["info", "--model", base + "/model.gguf"])
+        XCTAssertNotEqual(info.status, 0)
+        XCTAssertTrue(info.output.contains("\(base)/model.gguf: is a FIFO, expected a regular file"), info.output)
+        if FileManager.default.fileExists(atPath: PinnedFiles.smolLM2) {
+            let train = try EffiLoRAExecutable.run(["train", "--model", PinnedFiles.smolLM2, "--data", base + "/data", "--output", base + "/run"])
+            XCTAssertNotEqual(train.status, 0)
+            XCTAssertTrue(train.output.contains("\(base)/data/train.jsonl: is a FIFO, expected a regular file"), train.output)
+        }
+    }
 }
