@@ -25,8 +25,9 @@ public struct LanguageModel {
     /// `tokenizer.json`; the linear weights multiplied in `precision`, held as `storage` says.
     public static func load(_ path: String, precision: ComputePrecision = .float32, storage: BaseStorage = .dense) throws -> LanguageModel {
         if try isFolder(path) {
-            return try LanguageModel(decoder: try Decoder(huggingFace: path, precision: precision), tokenizer: try tokenizer(path),
-                                     path: path, extraStopTokens: try generationConfigStopTokens(path))
+            let decoder = try Decoder(huggingFace: path, precision: precision)
+            return try LanguageModel(decoder: decoder, tokenizer: try tokenizer(path), path: path,
+                                     extraStopTokens: try generationConfigStopTokens(path, vocabulary: decoder.config.vocabulary))
         }
         // One parse of the GGUF header for both the weights and the tokenizer.
         let gguf = try GGUFFile(path: path)
@@ -73,14 +74,20 @@ public struct LanguageModel {
     }
 
     /// `eos_token_id` of a folder's generation_config.json (an id or a list), when it has one.
-    static func generationConfigStopTokens(_ folder: String) throws -> [Int32] {
+    static func generationConfigStopTokens(_ folder: String, vocabulary: Int) throws -> [Int32] {
         let path = (folder as NSString).appendingPathComponent("generation_config.json")
         guard FileManager.default.fileExists(atPath: path) else { return [] }
+        let ids: [Int]
         switch try readJSONObject(path)["eos_token_id"] {
         case nil, is NSNull: return []
-        case let id as Int: return [Int32(clamping: id)]
-        case let ids as [Int]: return ids.map { Int32(clamping: $0) }
+        case let id as Int: ids = [id]
+        case let list as [Int]: ids = list
         case let other: throw FormatError(path, "eos_token_id is \(JSONKind.describe(other)), expected an id or a list of ids")
         }
+        // An id outside the vocabulary could never be generated: generation would not stop.
+        if let bad = ids.first(where: { !(0..<vocabulary).contains($0) }) {
+            throw FormatError(path, "eos_token_id \(bad) is outside the vocabulary of \(vocabulary) tokens")
+        }
+        return ids.map(Int32.init)
     }
 }

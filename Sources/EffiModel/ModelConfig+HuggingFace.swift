@@ -24,6 +24,11 @@ extension ModelConfig {
         func unsupported(_ key: String, _ detail: String) -> FormatError {
             FormatError(c.path, "\(key) \(detail) is not supported")
         }
+        // model_type, when given, names the same family as the class (transformers picks the class by it).
+        if c.contains("model_type") {
+            let type = try c.string("model_type")
+            guard type == arch else { throw FormatError(c.path, "model_type \"\(type)\" does not match architectures \(classes) (expected \"\(arch)\")") }
+        }
         architecture = arch
         layers = try c.int("num_hidden_layers")
         modelWidth = try c.int("hidden_size")

@@ -11,7 +11,10 @@ extension ModelWeights {
     /// straight from the mapping into its tensor, so the weights are never held twice (in bf16, one
     /// Float32 tensor at a time).
     public init(huggingFace folder: HuggingFaceFolder, config c: ModelConfig, precision: ComputePrecision = .float32) throws {
+        // Every tensor must be one this decoder uses: an unknown one is a feature it would drop.
+        var unused = Set(folder.names)
         func load(_ name: String, _ shape: [Int]) throws -> Tensor {
+            unused.remove(name)
             guard let actual = folder.tensorShape(name) else { throw FormatError(folder.path, "tensor \(name) is missing") }
             guard actual == shape else {
                 throw FormatError(folder.tensor(name)!.file.path, "tensor \(name) has shape \(actual), expected \(shape) from config.json")
@@ -36,6 +39,12 @@ extension ModelWeights {
                 throw FormatError(folder.path, "tensor \(TensorName.output.huggingFace()) is missing (config.json has tie_word_embeddings false)")
             }
             output = FrozenLinear(try load(TensorName.output.huggingFace(), TensorName.output.shape(c)), precision: precision)
+        }
+        // A tied model may still carry lm_head.weight (a copy of the embedding); rotary caches are buffers.
+        unused.remove(TensorName.output.huggingFace())
+        unused = unused.filter { !$0.hasSuffix(".rotary_emb.inv_freq") }
+        if let extra = unused.sorted().first {
+            throw FormatError(folder.path, "tensor \(extra) is not part of a \(c.architecture) decoder (\(unused.count) such tensors); this tool would ignore it")
         }
     }
 }

@@ -38,7 +38,12 @@ extension Tokenizer {
             specials[content] = Int32(id)
         }
         if let hole = taken.firstIndex(of: false) { throw FormatError(path, "no token has id \(hole)") }
-        let merges = try ((model["merges"] as? [Any]) ?? []).enumerated().map { i, merge -> (String, String) in
+        // Without merges a BPE model encodes character by character: a missing or mistyped list
+        // is a damaged file, not a tokenizer.
+        guard let mergeList = model["merges"] as? [Any], !mergeList.isEmpty else {
+            throw FormatError(path, "model.merges is \(JSONKind.describe(model["merges"])), expected a non-empty list of merges")
+        }
+        let merges = try mergeList.enumerated().map { i, merge -> (String, String) in
             if let pair = merge as? [String], pair.count == 2 { return (pair[0], pair[1]) }
             if let line = merge as? String, let space = line.firstIndex(of: " ") {
                 return (String(line[..<space]), String(line[line.index(after: space)...]))
@@ -49,18 +54,29 @@ extension Tokenizer {
         let folder = (path as NSString).deletingLastPathComponent
         let configPath = folder + "/tokenizer_config.json"
         let config = FileManager.default.fileExists(atPath: configPath) ? try readJSONObject(configPath) : nil
-        func configToken(_ key: String) -> Int32? {
+        /// A token tokenizer_config.json names (by its text), which must exist.
+        func configToken(_ key: String) throws -> Int32? {
             let value = config?[key]
-            let content = (value as? String) ?? ((value as? [String: Any])?["content"] as? String)
-            return content.flatMap { vocab[$0] ?? specials[$0].map(Int.init) }.map(Int32.init)
+            guard let content = (value as? String) ?? ((value as? [String: Any])?["content"] as? String) else { return nil }
+            guard let id = vocab[content] ?? specials[content].map(Int.init) else {
+                throw FormatError(configPath, "\(key) \"\(content.prefix(40))\" is not a token of \(path)")
+            }
+            return Int32(id)
+        }
+        var unknownID: Int32?
+        if let unknown = model["unk_token"], !(unknown is NSNull) {
+            guard let name = unknown as? String, let id = vocab[name] else {
+                throw FormatError(path, "model.unk_token \(JSONKind.render(unknown)) is not a token of the vocabulary")
+            }
+            unknownID = Int32(id)
         }
         let bosPrefix = try Self.bosPrefix(root["post_processor"], vocabulary: vocab, specials: specials, path: path)
         try self.init(vocabulary: vocabulary, merges: merges,
                       preTokenizer: try Self.preTokenizer(root["pre_tokenizer"], path: path),
                       normalizesNFC: try Self.normalizesNFC(root["normalizer"], path: path),
                       ignoreMerges: model["ignore_merges"] as? Bool ?? false, specialTokens: specials,
-                      bosID: bosPrefix ?? configToken("bos_token"), eosID: configToken("eos_token"),
-                      unknownID: (model["unk_token"] as? String).flatMap { vocab[$0] }.map(Int32.init),
+                      bosID: try bosPrefix ?? configToken("bos_token"), eosID: try configToken("eos_token"),
+                      unknownID: unknownID,
                       addsBOS: bosPrefix != nil, chatTemplate: try Self.chatTemplate(config: config, configPath: configPath, folder: folder), source: path)
     }
 

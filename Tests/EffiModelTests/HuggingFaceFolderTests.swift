@@ -339,6 +339,17 @@ final class HuggingFaceFolderTests: XCTestCase {
         try assertConfigError({ $0["rope_theta"] = 0 }, containing: ["rope_theta is 0.0, expected a positive finite number"])
         // Fewer (or more) layers than the tensors hold: the model would silently skip (or lack) layers.
         try assertConfigError({ $0["num_hidden_layers"] = 1 }, containing: ["num_hidden_layers is 1, but the tensors hold layers 0…1"])
+        try assertConfigError({ $0["model_type"] = "gpt2" }, containing: ["model_type \"gpt2\" does not match architectures [\"LlamaForCausalLM\"] (expected \"llama\")"])
+    }
+
+    /// A tensor the decoder has no place for (a feature it lacks) is an error, not dropped.
+    func testUnusedTensorsAreRefused() throws {
+        var m = RandomModel(seed: 3)
+        m.tensors.append(("model.layers.0.self_attn.q_norm.weight", [16], [Float](repeating: 1, count: 16)))
+        let folder = try writeSingle(m)
+        XCTAssertThrowsError(try Decoder(huggingFace: folder)) { error in
+            XCTAssertTrue("\(error)".contains("tensor model.layers.0.self_attn.q_norm.weight is not part of a llama decoder (1 such tensors)"), "\(error)")
+        }
     }
 
     func testDefaultsAndExplicitHeadDim() throws {

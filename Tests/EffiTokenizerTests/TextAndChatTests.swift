@@ -114,6 +114,22 @@ final class TextAndChatTests: XCTestCase {
                 model["vocab"] = vocab
                 root["model"] = model
             }, "token Ġhuge has id 1099511627776"),
+            // Without merges (or with a mistyped list) BPE would encode character by character.
+            ("merges-number.json", try edited { root in
+                var model = root["model"] as! [String: Any]
+                model["merges"] = 5
+                root["model"] = model
+            }, "model.merges is a number (5), expected a non-empty list of merges"),
+            ("no-merges.json", try edited { root in
+                var model = root["model"] as! [String: Any]
+                model["merges"] = nil
+                root["model"] = model
+            }, "model.merges is missing, expected a non-empty list of merges"),
+            ("unk.json", try edited { root in
+                var model = root["model"] as! [String: Any]
+                model["unk_token"] = "<nowhere>"
+                root["model"] = model
+            }, "model.unk_token \"<nowhere>\" is not a token of the vocabulary"),
         ]
         for (name, text, message) in cases {
             XCTAssertNotEqual(text, source, name)
