@@ -1,5 +1,6 @@
 import EffiCore
 import EffiFormats
+import Foundation
 
 extension ModelConfig {
     /// The transformers classes this decoder implements, and the architecture names (as in GGUF).
@@ -43,6 +44,15 @@ extension ModelConfig {
         ropeLayout = .rotateHalf
 
         try validate(path: c.path, keys: .huggingFace, tensorLayers: Self.layerIndices(folder.names, prefix: "model.layers."))
+        // BOS/EOS ids (an id or a list, or null) must be tokens of the vocabulary.
+        for key in ["bos_token_id", "eos_token_id"] {
+            let value = c.json[key]
+            guard value != nil, !(value is NSNull) else { continue }
+            let ids = (value as? [Any]) ?? [value!]
+            for id in ids where JSONKind.nonNegativeInt(id).map({ $0 >= vocabulary }) ?? true {
+                throw FormatError(c.path, "\(key) \(JSONKind.render(value)) is not a token id below vocab_size \(vocabulary)")
+            }
+        }
         if c.contains("head_dim") {
             let headDim = try c.int("head_dim")
             guard headDim == modelWidth / heads else {

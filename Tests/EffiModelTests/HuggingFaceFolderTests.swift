@@ -339,6 +339,8 @@ final class HuggingFaceFolderTests: XCTestCase {
         try assertConfigError({ $0["rope_theta"] = 0 }, containing: ["rope_theta is 0.0, expected a positive finite number"])
         // Fewer (or more) layers than the tensors hold: the model would silently skip (or lack) layers.
         try assertConfigError({ $0["num_hidden_layers"] = 1 }, containing: ["num_hidden_layers is 1, but the tensors hold layers 0…1"])
+        try assertConfigError({ $0["eos_token_id"] = 101 }, containing: ["eos_token_id 101 is not a token id below vocab_size 101"])
+        try assertConfigError({ $0["bos_token_id"] = [1, -2] }, containing: ["bos_token_id [1, -2] is not a token id below vocab_size 101"])
         try assertConfigError({ $0["model_type"] = "gpt2" }, containing: ["model_type \"gpt2\" does not match architectures [\"LlamaForCausalLM\"] (expected \"llama\")"])
     }
 
