@@ -50,7 +50,7 @@ let package = Package(
             swiftSettings: vectorize
         ),
         // Layer 2: file formats (GGUF, and later safetensors and adapters).
-        .target(name: "EffiFormats", dependencies: ["EffiCore"], swiftSettings: vectorize),
+        .target(name: "EffiFormats", dependencies: ["EffiCore", .product(name: "Yams", package: "Yams")], swiftSettings: vectorize),
         // Layer 3: byte-level BPE tokenizers and chat templates.
         .target(name: "EffiTokenizer",
                 dependencies: ["EffiFormats", .product(name: "HeapModule", package: "swift-collections")],
@@ -73,12 +73,16 @@ let package = Package(
                 "EffiAdapters",
                 "EffiTrain",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: vectorize
         ),
+        // The parsers of untrusted input as fuzz targets: seed corpus, replay with seeded mutations,
+        // and libFuzzer when built with -sanitize=fuzzer -DFUZZING (scripts/fuzz.sh).
+        .executableTarget(name: "effilora-fuzz",
+                          dependencies: ["EffiCore", "EffiFormats", "EffiTokenizer", "EffiModel", "EffiAdapters", "EffiTrain", "EffiTestSupport"],
+                          swiftSettings: vectorize),
         .testTarget(name: "EffiCoreTests", dependencies: ["EffiCore"], swiftSettings: vectorize),
-        // Helpers shared by the test targets (e.g. GGUFBuilder); not a product.
+        // Helpers shared by the test targets and effilora-fuzz (e.g. GGUFBuilder); not a product.
         .target(name: "EffiTestSupport", dependencies: ["EffiFormats"], path: "Tests/EffiTestSupport"),
         .testTarget(name: "EffiFormatsTests", dependencies: ["EffiFormats", "EffiTestSupport"], resources: [.copy("Fixtures")],
                     swiftSettings: vectorize),

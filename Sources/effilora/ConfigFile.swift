@@ -1,7 +1,6 @@
 import ArgumentParser
 import EffiFormats
 import Foundation
-import Yams
 
 /// `-c config.yaml` for `train`: the file's keys are the long option names with dashes as
 /// underscores (`learning_rate: 1e-4`, `grad_checkpoint: true` / `false` for `--no-…`,
@@ -29,43 +28,8 @@ enum ConfigFile {
         return try Self.arguments(from: try mapping(path), except: rest, file: path) + rest
     }
 
-    /// Nodes a config file may hold once its aliases are followed: far above any real config, far
-    /// below what a "billion laughs" file of nested aliases expands to.
-    static let maximumNodes = 100_000
-
-    /// A YAML file's top-level mapping. Duplicate keys are an error (YAML forbids them; Yams keeps
-    /// the last), and so is a file whose aliases expand past `maximumNodes`.
-    static func mapping(_ path: String) throws -> [String: Any] {
-        try requireRegularFile(path)
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw ValidationError("\(path): cannot be read") }
-        let node: Node?
-        do { node = try Yams.compose(yaml: text) } catch { throw ValidationError("\(path): not valid YAML: \(error)") }
-        // Aliases share their anchor's node, so the composed tree is small; walking it with a
-        // budget finds an expansion before anything is built from it.
-        var budget = maximumNodes
-        func check(_ node: Node, at key: String) throws {
-            budget -= 1
-            guard budget >= 0 else { throw ValidationError("\(path): more than \(maximumNodes) values once its aliases are expanded") }
-            switch node {
-            case .mapping(let mapping):
-                var seen: Set<String> = []
-                for (k, v) in mapping {
-                    let name = k.string ?? "\(k)"
-                    guard seen.insert(name).inserted else {
-                        throw ValidationError("\(path):\(k.mark.map { "\($0.line)" } ?? "?"): key \(key.isEmpty ? "" : key + ".")\(name) appears twice")
-                    }
-                    try check(v, at: key.isEmpty ? name : key + "." + name)
-                }
-            case .sequence(let sequence): for v in sequence { try check(v, at: key) }
-            default: break
-            }
-        }
-        if let node { try check(node, at: "") }
-        guard let node, let mapping = Constructor.default.any(from: node) as? [String: Any] else {
-            throw ValidationError("\(path): expected a mapping of option names to values")
-        }
-        return mapping
-    }
+    /// A YAML file's top-level mapping (see `readYAMLMapping`).
+    static func mapping(_ path: String) throws -> [String: Any] { try readYAMLMapping(path) }
 
     /// A mapping of option names (underscores for dashes) to values as command-line arguments,
     /// leaving out the options that `given` (a command line) already sets. A value is only ever a

@@ -56,6 +56,8 @@ final class ConfigFileTests: XCTestCase {
             (#"targets: [q, --learning-rate, "5"]"#, "targets: list value --learning-rate starts with \"-\""),
             ("lora:\n  rank: 4\n", "lora is a mapping; expected a value or a list"),
             (laughs.joined(separator: "\n"), "more than 100000 values once its aliases are expanded"),
+            // Found by effilora-fuzz: a list as a key made Yams trap.
+            ("[rank, iters]: 4\n", "case4.yaml:1: a key in the top level is not a plain name"),
         ]
         for (i, (text, expected)) in cases.enumerated() {
             let file = base + (i == 0 ? "/duplicate.yaml" : "/case\(i).yaml")
