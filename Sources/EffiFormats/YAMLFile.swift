@@ -12,38 +12,68 @@ public func readYAMLMapping(_ path: String) throws -> [String: Any] {
     return try parseYAMLMapping(text, path: path)
 }
 
-/// YAML text as a mapping. Duplicate keys are an error (YAML forbids them; Yams would keep the
-/// last), and so is text whose aliases expand past `maximumYAMLValues`.
+/// YAML text as a mapping of keys to values: strings, Bool, Int, Double, NSNull, lists and
+/// mappings of them. Duplicate keys are an error (YAML forbids them; Yams would keep the last), so
+/// are keys that are not plain names, and text whose aliases expand past `maximumYAMLValues`.
+/// Values are built here from the composed nodes rather than by Yams' constructor, which traps on
+/// some inputs (a list as a key, an overflowing base-60 integer).
 public func parseYAMLMapping(_ text: String, path: String) throws -> [String: Any] {
     let node: Node?
     do { node = try Yams.compose(yaml: text) } catch { throw FormatError(path, "not valid YAML: \(error)") }
-    // Aliases share their anchor's node, so the composed tree is small; walking it with a budget
-    // finds an expansion before anything is built from it.
+    // Aliases share their anchor's node, so the composed tree is small; building values with a
+    // budget finds an expansion before it is made.
     var budget = maximumYAMLValues
-    func check(_ node: Node, at key: String) throws {
+    func line(_ node: Node) -> String { "\(path):\(node.mark.map { "\($0.line)" } ?? "?")" }
+    func value(_ node: Node, at key: String) throws -> Any {
         budget -= 1
         guard budget >= 0 else { throw FormatError(path, "more than \(maximumYAMLValues) values once its aliases are expanded") }
         switch node {
         case .mapping(let mapping):
-            var seen: Set<String> = []
+            var result: [String: Any] = [:]
             for (k, v) in mapping {
-                // Keys are plain values (Yams traps on a sequence or mapping as a key); merge keys are refused.
-                guard case .scalar = k, k.string != "<<" else {
-                    throw FormatError("\(path):\(k.mark.map { "\($0.line)" } ?? "?")", "a key in \(key.isEmpty ? "the top level" : key) is not a plain name")
+                guard case .scalar(let scalar) = k, k.tag.description != Tag.Name.merge.rawValue, scalar.string != "<<" else {
+                    throw FormatError(line(k), "a key in \(key.isEmpty ? "the top level" : key) is not a plain name")
                 }
-                let name = k.string ?? "\(k)"
-                guard seen.insert(name).inserted else {
-                    throw FormatError("\(path):\(k.mark.map { "\($0.line)" } ?? "?")", "key \(key.isEmpty ? "" : key + ".")\(name.prefix(80)) appears twice")
-                }
-                try check(v, at: key.isEmpty ? name : key + "." + name)
+                let name = scalar.string
+                guard result[name] == nil else { throw FormatError(line(k), "key \(key.isEmpty ? "" : key + ".")\(name.prefix(80)) appears twice") }
+                result[name] = try value(v, at: key.isEmpty ? name : key + "." + name)
             }
-        case .sequence(let sequence): for v in sequence { try check(v, at: key) }
-        default: break
+            return result
+        case .sequence(let sequence):
+            return try sequence.map { try value($0, at: key) }
+        case .scalar(let scalar):
+            return try plainValue(scalar.string, tag: node.tag.description, at: line(node))
         }
     }
-    if let node { try check(node, at: "") }
-    guard let node, let mapping = Constructor.default.any(from: node) as? [String: Any] else {
+    guard let node, let mapping = try value(node, at: "") as? [String: Any] else {
         throw FormatError(path, "expected a mapping of option names to values")
     }
     return mapping
+}
+
+/// A scalar as the YAML core schema resolves it: null, true/false, a decimal, hexadecimal or octal
+/// integer that fits an Int, a float (with .inf and .nan), else the text.
+/// `tag`: the node's resolved tag (a plain scalar's own is left implicit until the node resolves it).
+private func plainValue(_ text: String, tag: String, at location: String) throws -> Any {
+    switch tag {
+    case Tag.Name.null.rawValue: return NSNull()
+    case Tag.Name.bool.rawValue: return ["true", "yes", "on"].contains(text.lowercased())
+    case Tag.Name.int.rawValue:
+        let digits = text.replacingOccurrences(of: "_", with: "")
+        let negative = digits.hasPrefix("-"), unsigned = digits.hasPrefix("-") || digits.hasPrefix("+") ? String(digits.dropFirst()) : digits
+        let parsed: Int? = unsigned.hasPrefix("0x") ? Int(unsigned.dropFirst(2), radix: 16)
+            : unsigned.hasPrefix("0o") ? Int(unsigned.dropFirst(2), radix: 8) : Int(unsigned, radix: 10)
+        guard let magnitude = parsed else { throw FormatError(location, "\(text.prefix(40)) is not an integer that fits in 64 bits") }
+        return negative ? -magnitude : magnitude
+    case Tag.Name.float.rawValue:
+        switch text.lowercased() {
+        case ".inf", "+.inf": return Double.infinity
+        case "-.inf": return -Double.infinity
+        case ".nan": return Double.nan
+        default:
+            guard let d = Double(text.replacingOccurrences(of: "_", with: "")) else { throw FormatError(location, "\(text.prefix(40)) is not a number") }
+            return d
+        }
+    default: return text
+    }
 }

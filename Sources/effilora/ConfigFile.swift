@@ -51,6 +51,7 @@ enum ConfigFile {
                     return value
                 }
                 expanded.append("--" + option); expanded += values
+            case is NSNull: continue   // `key:` with no value leaves the option at its default
             case is [String: Any]: throw ValidationError("\(file): \(key) is a mapping; expected a value or a list")
             case let value?:
                 let text = "\(value)"

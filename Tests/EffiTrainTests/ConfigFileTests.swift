@@ -58,6 +58,8 @@ final class ConfigFileTests: XCTestCase {
             (laughs.joined(separator: "\n"), "more than 100000 values once its aliases are expanded"),
             // Found by effilora-fuzz: a list as a key made Yams trap.
             ("[rank, iters]: 4\n", "case4.yaml:1: a key in the top level is not a plain name"),
+            // Found by libFuzzer: a YAML 1.1 base-60 integer that overflows made Yams trap.
+            ("rank: 99999999999:59:59:59:59:59:59:59:59\n", "case5.yaml:1: 99999999999:59:59:59:59:59:59:59:59 is not an integer that fits in 64 bits"),
         ]
         for (i, (text, expected)) in cases.enumerated() {
             let file = base + (i == 0 ? "/duplicate.yaml" : "/case\(i).yaml")
