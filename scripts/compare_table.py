@@ -10,7 +10,7 @@ Usage: scripts/compare_table.py OUT [--against METHOD]   (OUT holds compare.json
 import argparse, json, math, os
 
 def paired(before, after):
-    d = [int(a) - int(b) for a, b in zip(before, after)]
+    d = [int(a) - int(b) for b, a in zip(before, after)]
     n = len(d)
     mean = sum(d) / n
     sd = math.sqrt(sum((x - mean) ** 2 for x in d) / (n - 1)) if n > 1 else 0.0
