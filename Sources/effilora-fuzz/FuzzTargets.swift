@@ -71,7 +71,7 @@ struct FuzzTargets {
 
     private func write(_ data: Data, _ name: String) -> String {
         let path = (scratch as NSString).appendingPathComponent(name)
-        FileManager.default.createFile(atPath: path, contents: data)
+        _ = FileManager.default.createFile(atPath: path, contents: data)
         return path
     }
 
