@@ -14,17 +14,23 @@ final class OutputOwnershipTests: XCTestCase {
         return path
     }
 
+    /// A temporary folder with data/train.jsonl (one example, no valid.jsonl).
+    func folderWithData() throws -> String {
+        guard FileManager.default.fileExists(atPath: PinnedFiles.smolLM2) else { throw XCTSkip("run scripts/setup.sh") }
+        try EffiLoRAExecutable.require()
+        let base = try temporary()
+        try FileManager.default.createDirectory(atPath: base + "/data", withIntermediateDirectories: true)
+        try #"{"text": "one two three"}"#.write(toFile: base + "/data/train.jsonl", atomically: true, encoding: .utf8)
+        return base
+    }
+
     func train(_ base: String, _ extra: [String] = []) throws -> (status: Int32, output: String, standardOutput: String) {
         try EffiLoRAExecutable.run(["train", "--model", PinnedFiles.smolLM2, "--data", base + "/data", "--output", base + "/run",
                                     "--rank", "2", "--num-layers", "1", "--targets", "q", "--iters", "1", "--batch-size", "1"] + extra)
     }
 
     func testARunFolderHoldsOneRun() throws {
-        guard FileManager.default.fileExists(atPath: PinnedFiles.smolLM2) else { throw XCTSkip("run scripts/setup.sh") }
-        try EffiLoRAExecutable.require()
-        let base = try temporary()
-        try FileManager.default.createDirectory(atPath: base + "/data", withIntermediateDirectories: true)
-        try #"{"text": "one two three"}"#.write(toFile: base + "/data/train.jsonl", atomically: true, encoding: .utf8)
+        let base = try folderWithData()
         let first = try train(base)
         XCTAssertEqual(first.status, 0, first.output)
         XCTAssertTrue(first.output.contains("data: no \(base)/data/valid.jsonl: the run reports no validation loss"), first.output)
@@ -48,11 +54,7 @@ final class OutputOwnershipTests: XCTestCase {
     }
 
     func testImportAndExportRefuseToWriteOverTheirInput() throws {
-        guard FileManager.default.fileExists(atPath: PinnedFiles.smolLM2) else { throw XCTSkip("run scripts/setup.sh") }
-        try EffiLoRAExecutable.require()
-        let base = try temporary()
-        try FileManager.default.createDirectory(atPath: base + "/data", withIntermediateDirectories: true)
-        try #"{"text": "one two three"}"#.write(toFile: base + "/data/train.jsonl", atomically: true, encoding: .utf8)
+        let base = try folderWithData()
         XCTAssertEqual(try train(base).status, 0)
         let adapter = base + "/run/adapter"
         let peft = base + "/peft"
