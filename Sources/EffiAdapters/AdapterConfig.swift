@@ -98,13 +98,20 @@ public struct AdapterConfig: Codable, Sendable, Equatable {
 
     /// B experts per site at most (EffiLoRA's and HydraLoRA's routers choose among a few).
     public static let maximumExperts = 64
+    /// VeRA's rank at most (its shared matrices are r × width).
+    public static let maximumVeRARank = 16_384
 
     /// Checks the options against a model, naming the option that is wrong.
     public func validate(for config: ModelConfig) throws {
         func fail(_ message: String) -> AdapterError { AdapterError(message) }
         // A rank above the model width cannot add anything (each site's update B A has rank at
         // most min(d_in, d_out) ≤ width) and only allocates.
-        guard (1...config.modelWidth).contains(rank) else { throw fail("rank must be in 1...\(config.modelWidth) (the model width), got \(rank)") }
+        // VeRA's rank is the size of its frozen shared matrices (its paper uses up to 1024), so it
+        // may exceed the width, within a bound that keeps them allocatable.
+        let maximumRank = method == .vera ? Self.maximumVeRARank : config.modelWidth
+        guard (1...maximumRank).contains(rank) else {
+            throw fail("rank must be in 1...\(maximumRank) (\(method == .vera ? "VeRA's limit" : "the model width")), got \(rank)")
+        }
         guard alpha.isFinite else { throw fail("alpha must be a finite number, got \(alpha)") }
         guard experts <= Self.maximumExperts else { throw fail("experts must be ≤ \(Self.maximumExperts), got \(experts)") }
         guard (0..<1).contains(dropout) else { throw fail("dropout must be in [0, 1), got \(dropout)") }

@@ -19,24 +19,34 @@ enum AdapterInputChecks {
 
     /// A PEFT pattern key as a regular expression matched as PEFT does (`(.*\.)?(key)$` against a
     /// module name), refused when it does not compile or could backtrack catastrophically: a
-    /// quantified group that itself contains a quantifier (`(a+)+`), or more than
-    /// `maximumUnboundedQuantifiers` unbounded quantifiers (`.*.*.*.*.*X`).
+    /// repeated group that holds a repetition or an alternation (`(a+)+`, `(.|.)*`), or more than
+    /// `maximumUnboundedQuantifiers` unbounded repetitions (`.*.*.*.*.*X`).
     static func patternRegex(_ key: String, in path: String, field: String) throws -> NSRegularExpression {
         func refuse(_ why: String) -> FormatError { FormatError(path, "\(field) key \"\(key.prefix(80))\": \(why)") }
-        var groups: [Bool] = [], unbounded = 0   // per open group: whether it holds a quantifier
-        var lastClosedHeldQuantifier = false, inClass = false, escaped = false
+        // Per open group: whether it holds a repetition or an alternation (either makes repeating
+        // the group ambiguous, hence exponential on a failing match).
+        var groups: [Bool] = [], unbounded = 0
+        var lastClosedWasAmbiguous = false, inClass = false, escaped = false, previous: Character = " "
         for c in key {
-            defer { if c != ")" { lastClosedHeldQuantifier = false } }
+            defer { previous = c }
+            let closedJustBefore = lastClosedWasAmbiguous
+            lastClosedWasAmbiguous = false
             if escaped { escaped = false; continue }
             if c == "\\" { escaped = true; continue }
             if inClass { if c == "]" { inClass = false }; continue }
             switch c {
             case "[": inClass = true
             case "(": groups.append(false)
-            case ")": lastClosedHeldQuantifier = groups.popLast() ?? false
-                      if let outer = groups.indices.last, lastClosedHeldQuantifier { groups[outer] = true }
+            case ")":
+                let ambiguous = groups.popLast() ?? false
+                lastClosedWasAmbiguous = ambiguous
+                if ambiguous, let outer = groups.indices.last { groups[outer] = true }
+            case "|":
+                if let open = groups.indices.last { groups[open] = true }
+            case "?" where previous == "(":
+                continue   // (?: (?= …: a group's kind, not a repetition
             case "*", "+", "?", "{":
-                if lastClosedHeldQuantifier, c != "?" { throw refuse("a repeated group that contains a repetition can take exponential time") }
+                if closedJustBefore, c != "?" { throw refuse("a repeated group that holds a repetition or an alternation can take exponential time") }
                 if c != "?" { unbounded += 1 }
                 if let open = groups.indices.last { groups[open] = true }
             default: break

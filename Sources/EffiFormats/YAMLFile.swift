@@ -13,8 +13,9 @@ public func readYAMLMapping(_ path: String) throws -> [String: Any] {
 }
 
 /// YAML text as a mapping of keys to values: strings, Bool, Int, Double, NSNull, lists and
-/// mappings of them. Duplicate keys are an error (YAML forbids them; Yams would keep the last), so
-/// are keys that are not plain names, and text whose aliases expand past `maximumYAMLValues`.
+/// mappings of them; merge keys (`<<: *defaults`) add what a mapping does not set. Duplicate keys
+/// are an error (YAML forbids them; Yams would keep the last), so are keys that are not plain
+/// names, and text whose aliases expand past `maximumYAMLValues`.
 /// Values are built here from the composed nodes rather than by Yams' constructor, which traps on
 /// some inputs (a list as a key, an overflowing base-60 integer).
 public func parseYAMLMapping(_ text: String, path: String) throws -> [String: Any] {
@@ -29,16 +30,28 @@ public func parseYAMLMapping(_ text: String, path: String) throws -> [String: An
         guard budget >= 0 else { throw FormatError(path, "more than \(maximumYAMLValues) values once its aliases are expanded") }
         switch node {
         case .mapping(let mapping):
-            var result: [String: Any] = [:]
+            var result: [String: Any] = [:], merged: [String: Any] = [:]
             for (k, v) in mapping {
-                guard case .scalar(let scalar) = k, k.tag.description != Tag.Name.merge.rawValue, scalar.string != "<<" else {
+                // Keys are plain values (Yams traps on a sequence or mapping as a key).
+                guard case .scalar(let scalar) = k else {
                     throw FormatError(line(k), "a key in \(key.isEmpty ? "the top level" : key) is not a plain name")
+                }
+                // A merge key (<<: *defaults, or a list of them) adds the mappings' entries the
+                // mapping does not set itself.
+                if scalar.string == "<<" {
+                    let sources = try value(v, at: key)
+                    guard let maps = (sources as? [String: Any]).map({ [$0] }) ?? (sources as? [Any])?.compactMap({ $0 as? [String: Any] }),
+                          maps.count == ((sources as? [Any])?.count ?? 1) else {
+                        throw FormatError(line(k), "<< in \(key.isEmpty ? "the top level" : key) should name a mapping or a list of mappings")
+                    }
+                    for map in maps.reversed() { merged.merge(map) { $1 } }
+                    continue
                 }
                 let name = scalar.string
                 guard result[name] == nil else { throw FormatError(line(k), "key \(key.isEmpty ? "" : key + ".")\(name.prefix(80)) appears twice") }
                 result[name] = try value(v, at: key.isEmpty ? name : key + "." + name)
             }
-            return result
+            return result.merging(merged) { own, _ in own }
         case .sequence(let sequence):
             return try sequence.map { try value($0, at: key) }
         case .scalar(let scalar):
@@ -57,7 +70,13 @@ public func parseYAMLMapping(_ text: String, path: String) throws -> [String: An
 private func plainValue(_ text: String, tag: String, at location: String) throws -> Any {
     switch tag {
     case Tag.Name.null.rawValue: return NSNull()
-    case Tag.Name.bool.rawValue: return ["true", "yes", "on"].contains(text.lowercased())
+    // YAML 1.2's booleans only: yes/no/on/off stay text (`activation_cache: off` is the word off).
+    case Tag.Name.bool.rawValue:
+        switch text.lowercased() {
+        case "true": return true
+        case "false": return false
+        default: return text
+        }
     case Tag.Name.int.rawValue:
         let digits = text.replacingOccurrences(of: "_", with: "")
         let negative = digits.hasPrefix("-"), unsigned = digits.hasPrefix("-") || digits.hasPrefix("+") ? String(digits.dropFirst()) : digits

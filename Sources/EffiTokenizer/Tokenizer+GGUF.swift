@@ -47,6 +47,7 @@ extension Tokenizer {
         for (i, type) in types.enumerated() where type == 3 || type == 4 { specials[tokens[i]] = Int32(i) }
         try self.init(vocabulary: tokens, merges: merges, preTokenizer: preTokenizer, normalizesNFC: preTokenizer == .qwen2,
                       ignoreMerges: preTokenizer == .llama3, specialTokens: specials,
+                      controlTokens: Set(types.enumerated().filter { $0.element == 3 }.map { Int32($0.offset) }),
                       bosID: id("tokenizer.ggml.bos_token_id"), eosID: id("tokenizer.ggml.eos_token_id"),
                       endOfTurnID: id("tokenizer.ggml.eot_token_id"),
                       // GGUF names an unknown token, but the models' tokenizer.json files have

@@ -26,7 +26,7 @@ extension Tokenizer {
             taken[id] = true
         }
         for (token, id) in vocab { try place(token, id) }
-        var specials: [String: Int32] = [:]
+        var specials: [String: Int32] = [:], control: Set<Int32> = []
         for (i, added) in addedTokens.enumerated() {
             guard let content = added["content"] as? String, let id = added["id"] as? Int else {
                 throw FormatError(path, "added_tokens[\(i)] lacks content or id")
@@ -36,6 +36,7 @@ extension Tokenizer {
             }
             try place(content, id)
             specials[content] = Int32(id)
+            if added["special"] as? Bool != false { control.insert(Int32(id)) }
         }
         if let hole = taken.firstIndex(of: false) { throw FormatError(path, "no token has id \(hole)") }
         // Without merges a BPE model encodes character by character: a missing or mistyped list
@@ -65,7 +66,7 @@ extension Tokenizer {
         }
         var unknownID: Int32?
         if let unknown = model["unk_token"], !(unknown is NSNull) {
-            guard let name = unknown as? String, let id = vocab[name] else {
+            guard let name = unknown as? String, let id = vocab[name] ?? specials[name].map(Int.init) else {
                 throw FormatError(path, "model.unk_token \(JSONKind.render(unknown)) is not a token of the vocabulary")
             }
             unknownID = Int32(id)
@@ -74,7 +75,7 @@ extension Tokenizer {
         try self.init(vocabulary: vocabulary, merges: merges,
                       preTokenizer: try Self.preTokenizer(root["pre_tokenizer"], path: path),
                       normalizesNFC: try Self.normalizesNFC(root["normalizer"], path: path),
-                      ignoreMerges: model["ignore_merges"] as? Bool ?? false, specialTokens: specials,
+                      ignoreMerges: model["ignore_merges"] as? Bool ?? false, specialTokens: specials, controlTokens: control,
                       bosID: try bosPrefix ?? configToken("bos_token"), eosID: try configToken("eos_token"),
                       unknownID: unknownID,
                       addsBOS: bosPrefix != nil, chatTemplate: try Self.chatTemplate(config: config, configPath: configPath, folder: folder), source: path)

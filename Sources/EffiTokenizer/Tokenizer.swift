@@ -10,6 +10,9 @@ public final class Tokenizer: @unchecked Sendable {
     public let preTokenizer: PreTokenizer
     /// Added tokens matched verbatim in the text before BPE, e.g. "<|im_start|>".
     public let specialTokens: [String: Int32]
+    /// The special tokens that are control tokens (GGUF type 3, Hugging Face `special: true`);
+    /// the others (user-defined added tokens such as `<think>`) match in any text.
+    public let controlTokens: Set<Int32>
     public let bosID: Int32?
     public let eosID: Int32?
     /// End of turn, where the model names one apart from EOS (GGUF `tokenizer.ggml.eot_token_id`).
@@ -34,12 +37,13 @@ public final class Tokenizer: @unchecked Sendable {
     ///   - unknownID: the token for a byte the vocabulary lacks; nil drops such bytes.
     ///   - source: the file the vocabulary came from, for error messages.
     public init(vocabulary: [String], merges: [(String, String)], preTokenizer: PreTokenizer, normalizesNFC: Bool,
-                ignoreMerges: Bool, specialTokens: [String: Int32], bosID: Int32?, eosID: Int32?, endOfTurnID: Int32? = nil, unknownID: Int32?, addsBOS: Bool,
-                chatTemplate: String?, source: String) throws {
+                ignoreMerges: Bool, specialTokens: [String: Int32], controlTokens: Set<Int32>? = nil, bosID: Int32?, eosID: Int32?,
+                endOfTurnID: Int32? = nil, unknownID: Int32?, addsBOS: Bool, chatTemplate: String?, source: String) throws {
         self.vocabulary = vocabulary
         self.preTokenizer = preTokenizer
         self.normalizesNFC = normalizesNFC
         self.specialTokens = specialTokens
+        self.controlTokens = controlTokens ?? Set(specialTokens.values)
         self.bosID = bosID
         self.eosID = eosID
         self.endOfTurnID = endOfTurnID
@@ -95,19 +99,16 @@ public final class Tokenizer: @unchecked Sendable {
         (addsBOS ? bosID.map { [$0] } ?? [] : []) + encodeText(text, specialTokens: true)
     }
 
-    /// Token ids of `text` alone (no BOS). With `specialTokens` false a special token's spelling
-    /// is encoded as ordinary text, as `tokenizers` does with `split_special_tokens`: what a user
-    /// wrote can never become a control token.
+    /// Token ids of `text` alone (no BOS). With `specialTokens` false a control token's spelling
+    /// is encoded as ordinary text, as `tokenizers` does with `split_special_tokens` and llama.cpp
+    /// with `parse_special = false`: what a user wrote can never become a control token (added
+    /// tokens that are not control tokens still match).
     public func encodeText(_ text: String, specialTokens: Bool) -> [Int32] {
         var ids: [Int32] = []
         let scalars = Array(text.unicodeScalars)
-        guard specialTokens else {
-            encodeOrdinary(scalars[...], into: &ids)
-            return ids
-        }
         var segmentStart = 0, i = 0
         while i < scalars.count {
-            if let match = specialMatch(scalars, at: i) {
+            if let match = specialMatch(scalars, at: i, control: specialTokens) {
                 encodeOrdinary(scalars[segmentStart..<i], into: &ids)
                 ids.append(match.id)
                 i += match.length
@@ -129,9 +130,9 @@ public final class Tokenizer: @unchecked Sendable {
     /// an id past the vocabulary (a model may have more embedding rows than tokens).
     public func bytes(of id: Int32) -> [UInt8] { bytesOfToken.indices.contains(Int(id)) ? bytesOfToken[Int(id)] : [] }
 
-    private func specialMatch(_ s: [Unicode.Scalar], at i: Int) -> (id: Int32, length: Int)? {
+    private func specialMatch(_ s: [Unicode.Scalar], at i: Int, control: Bool) -> (id: Int32, length: Int)? {
         guard let candidates = specialsByFirstScalar[s[i]] else { return nil }
-        for candidate in candidates where i + candidate.scalars.count <= s.count {
+        for candidate in candidates where i + candidate.scalars.count <= s.count && (control || !controlTokens.contains(candidate.id)) {
             if s[i..<i + candidate.scalars.count].elementsEqual(candidate.scalars) { return (candidate.id, candidate.scalars.count) }
         }
         return nil

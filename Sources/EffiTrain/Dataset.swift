@@ -67,7 +67,8 @@ public struct Dataset: Sendable {
         let object: [String: Any]
         do {
             guard let o = try JSONSerialization.jsonObject(with: line) as? [String: Any] else { throw FormatError(location, "is not a JSON object") }
-            object = o
+            // A null is an absent field (datasets' to_json writes null for another format's columns).
+            object = o.filter { !($0.value is NSNull) }
         } catch let error as FormatError { throw error } catch {
             throw FormatError(location, "is not valid JSON")
         }
@@ -87,7 +88,9 @@ public struct Dataset: Sendable {
                 throw FormatError(location, "\"messages\" must be a non-empty list of {role, content}")
             }
             let messages = try raw.enumerated().map { i, m -> ChatMessage in
-                guard m["tool_calls"] == nil else { throw FormatError(location, "messages[\(i)] has tool_calls, which are not supported") }
+                if let calls = m["tool_calls"], !(calls is NSNull), (calls as? [Any])?.isEmpty != true {
+                    throw FormatError(location, "messages[\(i)] has tool_calls, which are not supported")
+                }
                 guard let role = m["role"] as? String, let content = m["content"] as? String else {
                     throw FormatError(location, "messages[\(i)] lacks a string role or content")
                 }
@@ -99,11 +102,12 @@ public struct Dataset: Sendable {
             return try chatExample(messages, template: template, targets: chatTargets, bos: bos, tokenizer: tokenizer, location: location)
         }
         if object["prompt"] != nil || object["completion"] != nil {
-            let prompt = bos + tokenizer.encode(try string("prompt"))
-            return Example(tokens: prompt + tokenizer.encode(try string("completion")) + [eos], promptLength: prompt.count)
+            // BOS once, before the prompt (encodeText adds none).
+            let prompt = bos + tokenizer.encodeText(try string("prompt"), specialTokens: true)
+            return Example(tokens: prompt + tokenizer.encodeText(try string("completion"), specialTokens: true) + [eos], promptLength: prompt.count)
         }
         if object["text"] != nil {
-            return Example(tokens: bos + tokenizer.encode(try string("text")) + [eos], promptLength: 0)
+            return Example(tokens: bos + tokenizer.encodeText(try string("text"), specialTokens: true) + [eos], promptLength: 0)
         }
         throw FormatError(location, "has none of \"text\", \"prompt\"/\"completion\", \"messages\" (keys: \(object.keys.sorted().joined(separator: ", ")))")
     }

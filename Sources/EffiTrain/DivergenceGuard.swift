@@ -5,13 +5,16 @@ import Foundation
 /// - saturation: the loss sits at ln(vocabulary) (a uniform prediction) with a zero gradient
 ///   norm for `saturatedSteps` steps in a row, so AdamW can no longer move anything;
 /// - divergence: after `warmup` steps, the smoothed loss ℓ̄ₜ = 0.9 ℓ̄ₜ₋₁ + 0.1 ℓₜ rises above
-///   `factor` × its lowest value so far (single steps vary too much between batches to judge).
+///   `factor` × its lowest value so far and at least `margin` nats above it (single steps vary
+///   too much between batches to judge; the margin keeps a run that memorises its data, where
+///   the lowest is near 0, from tripping on one harder batch).
 /// NaN and infinity are caught earlier, by the training step itself.
 public struct DivergenceGuard: Sendable {
     /// 0 turns the divergence test off (saturation is always tested).
     public var factor: Double
     public let vocabulary: Int
     public static let warmup = 20, saturatedSteps = 3
+    public static let margin = 1.0
 
     private var smoothed: Double?
     private var lowest = Double.infinity
@@ -34,7 +37,7 @@ public struct DivergenceGuard: Sendable {
         smoothed = s
         guard steps > Self.warmup else { return }
         lowest = min(lowest, s)
-        if factor > 0, s > factor * lowest {
+        if factor > 0, s > factor * lowest, s > lowest + Self.margin {
             throw TrainingError(description: String(format: "step %d: the loss has diverged: smoothed loss %.4f is over %g× its lowest, %.4f; lower the learning rate (now %g)",
                                                     step, s, factor, lowest, learningRate))
         }

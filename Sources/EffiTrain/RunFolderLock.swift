@@ -32,19 +32,28 @@ public final class RunFolderLock {
 
     deinit { close(descriptor) }
 
-    /// What the folder holds besides the lock (an earlier run's files), sorted.
-    public var earlierContents: [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { $0 != Self.fileName }.sorted()
+    /// The files and folders a run writes in its folder; only these count as an earlier run, and
+    /// only these `--overwrite` removes (a log the user redirects into the folder stays).
+    public static func isRunFile(_ name: String) -> Bool {
+        ["metrics.jsonl", "run.json", "summary.json", "report.html", "analysis.json", "checkpoints", "adapter", "adapter-best"].contains(name)
+            || name.hasPrefix("adapter.") || name.hasPrefix("adapter-best.") || name.hasPrefix("activation-cache")
     }
 
-    /// A new run starts in an empty folder: an earlier run's files are an error, or with
-    /// `overwrite` are removed first (never mixed into the new run's metrics and checkpoints).
-    public func requireFresh(overwrite: Bool) throws {
-        let earlier = earlierContents
-        guard !earlier.isEmpty else { return }
-        guard overwrite else {
-            throw FormatError(folder, "already holds \(earlier.prefix(4).joined(separator: ", "))\(earlier.count > 4 ? ", …" : ""): continue that run with --resume \(folder), start over with --overwrite, or choose another --output")
-        }
-        for name in earlier { try FileManager.default.removeItem(atPath: (folder as NSString).appendingPathComponent(name)) }
+    /// An earlier run's files in the folder, sorted.
+    public var earlierRun: [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter(Self.isRunFile).sorted()
+    }
+
+    /// A new run starts where no earlier run's files are: they are an error unless `overwrite`
+    /// (then `removeEarlierRun` deletes them, after the model and data have loaded).
+    public func requireNoEarlierRun(unless overwrite: Bool) throws {
+        let earlier = earlierRun
+        guard !earlier.isEmpty, !overwrite else { return }
+        throw FormatError(folder, "already holds a run (\(earlier.prefix(4).joined(separator: ", "))\(earlier.count > 4 ? ", …" : "")): continue it with --resume \(folder), start over with --overwrite, or choose another --output")
+    }
+
+    /// Removes the earlier run's files (nothing else in the folder).
+    public func removeEarlierRun() throws {
+        for name in earlierRun { try FileManager.default.removeItem(atPath: (folder as NSString).appendingPathComponent(name)) }
     }
 }

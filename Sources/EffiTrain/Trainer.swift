@@ -82,22 +82,23 @@ public final class Trainer {
     public var bestAdapterFolder: String { (output as NSString).appendingPathComponent("adapter-best") }
 
     public let reducer: Reducer?
-    /// Stops the run when its loss saturates or diverges (not kept in checkpoints: a resumed run
-    /// starts watching afresh).
+    /// Stops the run when its loss saturates or diverges (not part of the options or checkpoints:
+    /// a resumed run may change its factor, and starts watching afresh).
     private var divergenceGuard: DivergenceGuard
     public var pass: TrainingPass { trainingStep.pass }
     public var optimizer: AdamW { trainingStep.optimizer }
     public var activationCache: ActivationCache? { trainingStep.activationCache }
 
     public init(decoder: Decoder, adapters: Adapters, options: TrainingOptions, train: [Example], validation: [Example]?,
-                output: String, reducer reducerOptions: ReducerOptions? = nil, activationCache: ActivationCache.Setting = .off) {
+                output: String, reducer reducerOptions: ReducerOptions? = nil, activationCache: ActivationCache.Setting = .off,
+                divergenceFactor: Double = 3) {
         self.decoder = decoder
         self.adapters = adapters
         self.options = options
         self.train = Batcher(examples: train, batchSize: options.batchSize, seed: options.seed)
         self.validation = validation.map { Batcher(examples: $0, batchSize: options.batchSize, seed: options.seed) }
         self.output = output
-        divergenceGuard = DivergenceGuard(factor: options.divergenceFactor, vocabulary: decoder.config.vocabulary)
+        divergenceGuard = DivergenceGuard(factor: divergenceFactor, vocabulary: decoder.config.vocabulary)
         trainingStep = TrainingStep(decoder: decoder, adapters: adapters, options: options, data: self.train, reducer: reducerOptions,
                                     activationCache: activationCache, runFolder: output)
         schedule = LearningRateSchedule(kind: options.schedule, peak: options.learningRate, warmup: options.warmup, total: options.iterations)
@@ -177,7 +178,7 @@ public final class Trainer {
     /// renames, so a kill leaves the previous adapter or the new one, never a mix; a kill between
     /// the renames leaves the previous one as `folder.old`, which the next save or resume puts back.
     private func saveAdapter(to folder: String) throws {
-        try OutputFolder.replace(folder) { try AdapterFile.save(adapters, to: $0, layerScores: reducer?.state.scores) }
+        try OutputFolder.replace(folder, marker: AdapterFile.configName) { try AdapterFile.save(adapters, to: $0, layerScores: reducer?.state.scores) }
     }
 
     public func saveCheckpoint() throws {

@@ -26,8 +26,6 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     /// `earlyStoppingMinDelta` (0: never).
     public var earlyStoppingPatience = 0
     public var earlyStoppingMinDelta = 0.0
-    /// Stop when the smoothed loss rises above this multiple of its lowest (0: off); see `DivergenceGuard`.
-    public var divergenceFactor = 3.0
 
     public init() {}
 }

@@ -36,7 +36,7 @@ enum ConfigFile {
     /// value: one that starts with "-" is passed as `--option=value`, and a list element that looks
     /// like an option, or a nested mapping, is an error naming `file` and the key.
     static func arguments(from mapping: [String: Any], except given: [String] = [], file: String = "config") throws -> [String] {
-        let given = Set(given.filter { $0.hasPrefix("--") }.map { String($0.dropFirst(2).split(separator: "=")[0]) })
+        let given = Set(given.filter { $0.hasPrefix("--") }.map { String($0.dropFirst(2).prefix { $0 != "=" }) })
         var expanded: [String] = []
         for key in mapping.keys.sorted() {
             let option = key.replacingOccurrences(of: "_", with: "-")

@@ -54,7 +54,7 @@ struct Export: ParsableCommand {
             print("wrote \(out): llama.cpp LoRA adapter, r \(adapters.config.rank), \(try adapters.loraFactors().count) modules, \(dtype); use it with llama.cpp's --lora on a GGUF \(config.architecture) base")
             return
         }
-        try OutputFolder.replace(out) { try adapters.exportPEFT(to: $0, baseModel: baseName ?? model ?? "") }
+        try OutputFolder.replace(out, marker: PEFT.configName) { try adapters.exportPEFT(to: $0, baseModel: baseName ?? model ?? "") }
         let written = try SafetensorsFile(path: (out as NSString).appendingPathComponent(PEFT.weightsName))
         let count = try written.names.reduce(0) { $0 + (try written.info($1).map { $0.shape.reduce(1, *) } ?? 0) }
         let kind = adapters.config.method == .lily ? "Lily" : adapters.config.method == .dora ? "LoRA with DoRA" : "LoRA"

@@ -35,7 +35,7 @@ struct Fuse: ParsableCommand {
         default: break
         }
         if format == "hf" {
-            try OutputFolder.replace(out) { try ModelWriter.writeHuggingFace(lm, to: $0, dtype: ["f32": .f32, "f16": .f16, "bf16": .bf16][dtype]!) }
+            try OutputFolder.replace(out, marker: "config.json") { try ModelWriter.writeHuggingFace(lm, to: $0, dtype: ["f32": .f32, "f16": .f16, "bf16": .bf16][dtype]!) }
         } else {
             try ModelWriter.writeGGUF(lm, to: out, type: ["f32": .f32, "f16": .f16, "bf16": .bf16, "q8_0": .q8_0][dtype]!)
         }

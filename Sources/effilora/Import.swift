@@ -28,7 +28,7 @@ struct Import: ParsableCommand {
         for input in [peft, base] { try OutputFolder.refuseOverlap(output: out, input: input) }
         let adapters = try Adapters.importPEFT(folder: peft, model: try LanguageModel.decoderConfig(base))
         // Written whole or not at all: a failure leaves an existing folder as it was.
-        try OutputFolder.replace(out) { try AdapterFile.save(adapters, to: $0) }
+        try OutputFolder.replace(out, marker: AdapterFile.configName) { try AdapterFile.save(adapters, to: $0) }
         let c = adapters.config
         let options = c.lily.map { "stride_A \($0.strideA), num_B \($0.numB), scaling \($0.scaling)" }
             ?? "alpha \(c.alpha)\(c.rslora ? " (rsLoRA)" : "")"

@@ -46,8 +46,9 @@ struct Info: ParsableCommand {
             for t in gguf.tensors { print("  \(t.name) \(t.type.name) \(t.shape)") }
         }
         // The listing shows the file as it is; whether its decoder configuration is loadable is
-        // checked last, so a damaged file is both shown and refused (nonzero exit).
-        _ = try ModelConfig(gguf: gguf)
+        // checked last, so a damaged model is both shown and refused (nonzero exit). A llama.cpp
+        // adapter file has no decoder to check.
+        if gguf.metadata["general.type"]?.string != "adapter" { _ = try ModelConfig(gguf: gguf) }
     }
 
     private func describeFolder() throws {

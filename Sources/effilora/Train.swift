@@ -1,6 +1,7 @@
 import ArgumentParser
 import EffiAdapters
 import EffiCore
+import EffiFormats
 import EffiModel
 import EffiTrain
 import Foundation
@@ -97,7 +98,6 @@ struct Train: ParsableCommand {
         o.clipNorm = clipNorm; o.validateEvery = stepsPerEval; o.validationBatches = valBatches; o.saveEvery = saveEvery
         o.seed = seed; o.maxSeqLen = maxSeqLength; o.maskPrompt = maskPrompt; o.chatTargets = chatTargets; o.gradientCheckpointing = gradCheckpoint
         o.keepBest = keepBest; o.earlyStoppingPatience = earlyStoppingPatience; o.earlyStoppingMinDelta = earlyStoppingMinDelta
-        o.divergenceFactor = divergenceFactor
         return o
     }
 
@@ -130,9 +130,11 @@ struct Train: ParsableCommand {
     func run() throws {
         // This run owns its folder: a second run into it fails at once, and a new run never
         // mixes into an earlier one's files.
+        if let resume, !FileManager.default.fileExists(atPath: resume) { throw ValidationError("--resume \(resume): no such run folder") }
         let lock = try RunFolderLock(resume.map(Checkpoint.runFolder) ?? output)
         defer { withExtendedLifetime(lock) {} }
-        if resume == nil { try lock.requireFresh(overwrite: overwrite) }
+        if resume == nil { try lock.requireNoEarlierRun(unless: overwrite) }
+        for input in [model, data] { try OutputFolder.refuseOverlap(output: lock.folder, input: input) }
         let lm = try precision.load(model)
         emit(lm.decoder.weights.precision.summary)
         emit(lm.decoder.weights.storageSummary)
@@ -161,9 +163,11 @@ struct Train: ParsableCommand {
             emit("data: \(d.path): \(d.examples) examples, \(d.tokens) tokens (\(d.targets) trained), \(d.truncated) truncated to \(maxSeqLength)"
                   + (d.skipped.isEmpty ? "" : ", \(d.skipped.count) bad lines skipped (first: \(d.skipped[0]))"))
         }
+        // --overwrite: the earlier run's files go only now, once the model and data have loaded.
+        if resume == nil && overwrite { try lock.removeEarlierRun() }
         let trainer = Trainer(decoder: lm.decoder, adapters: adapters, options: trainingOptions, train: train.examples,
                               validation: valid?.examples, output: resume.map(Checkpoint.runFolder) ?? output, reducer: reducerOptions,
-                              activationCache: activationCacheSetting)
+                              activationCache: activationCacheSetting, divergenceFactor: divergenceFactor)
         emit(String(format: "batches of %d: %.1f%% of the computed tokens are real (the rest is padding to each batch's longest example)",
                     batchSize, 100 * trainer.train.paddingEfficiency()))
         if let resume {

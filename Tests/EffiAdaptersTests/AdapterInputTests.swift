@@ -94,7 +94,8 @@ final class AdapterInputTests: XCTestCase {
             ("lora_alpha", 1e39, "alpha must be a finite number"),
             ("r", 1_000_000_000, "rank must be in 1...32"),
             ("rank_pattern", ["q_proj[": 2], "rank_pattern key \"q_proj[\": not a valid regular expression"),
-            ("rank_pattern", ["(.*.*.*.*.*.*.*.*.*.*.*.*)*X": 2], "a repeated group that contains a repetition"),
+            ("rank_pattern", ["(.*.*.*.*.*.*.*.*.*.*.*.*)*X": 2], "a repeated group that holds a repetition or an alternation"),
+            ("rank_pattern", ["(.|.)*z": 2], "a repeated group that holds a repetition or an alternation"),
             ("alpha_pattern", [".*.*.*.*.*X": 2.0], "more than 4 repetitions"),
         ]
         for (key, value, expected) in cases {
@@ -105,7 +106,7 @@ final class AdapterInputTests: XCTestCase {
         }
         // Patterns PEFT users write are accepted and matched as PEFT matches them.
         var json = original
-        json["rank_pattern"] = ["layers\\.\\d+\\.self_attn\\.q_proj": 4, "model.layers.1.self_attn.v_proj": 4]
+        json["rank_pattern"] = ["layers\\.\\d+\\.self_attn\\.q_proj": 4, "model.layers.1.self_attn.v_proj": 4, "(?:q|v)_proj": 4]
         try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: configPath))
         XCTAssertNoThrow(try Adapters.importPEFT(folder: peft, model: model))
     }

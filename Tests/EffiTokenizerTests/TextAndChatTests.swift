@@ -140,4 +140,26 @@ final class TextAndChatTests: XCTestCase {
             }
         }
     }
+
+    /// Plain-text encoding (chat content) keeps control tokens as text but still matches added
+    /// tokens that are not special (`"special": false`, e.g. `<think>`), as `tokenizers` does.
+    func testPlainTextKeepsNonSpecialAddedTokens() throws {
+        let source = try String(contentsOf: TokenizerParityTests.fixture("tiny-gpt2.tokenizer.json"), encoding: .utf8)
+        var root = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(source.utf8)) as? [String: Any])
+        let model = try XCTUnwrap(root["model"] as? [String: Any]), vocab = try XCTUnwrap(model["vocab"] as? [String: Int])
+        var added = (root["added_tokens"] as? [[String: Any]]) ?? []
+        let ids = Set(vocab.values).union(added.compactMap { $0["id"] as? Int })
+        let next = (ids.max() ?? 0) + 1
+        XCTAssertEqual(ids.count, next, "ids 0..<next, without holes")
+        added += [["id": next, "content": "<think>", "special": false], ["id": next + 1, "content": "<|ctl|>", "special": true]]
+        root["added_tokens"] = added
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("effilora-added-\(UUID().uuidString).json").path
+        try JSONSerialization.data(withJSONObject: root).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let t = try Tokenizer(tokenizerJSON: path)
+        let plain = t.encodeText("a<think>b<|ctl|>", specialTokens: false)
+        XCTAssertTrue(plain.contains(Int32(next)), "the user-defined token still matches")
+        XCTAssertFalse(plain.contains(Int32(next + 1)), "the control token stays text")
+        XCTAssertTrue(t.encodeText("<|ctl|>", specialTokens: true).contains(Int32(next + 1)))
+    }
 }

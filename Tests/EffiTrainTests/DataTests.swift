@@ -118,6 +118,10 @@ final class DataTests: XCTestCase {
                 XCTAssertEqual("\($0)", path + expected)
             }
         }
+        // Nulls are absent fields (Hugging Face datasets' to_json writes them for other columns).
+        let nulls = try write([#"{"text": "a b", "prompt": null, "completion": null}"#,
+                               #"{"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Yo", "tool_calls": null}], "text": null}"#])
+        XCTAssertEqual(try Dataset(path: nulls, tokenizer: t, chatTemplate: template, options: .init()).examples.count, 2)
     }
 
     /// A message that spells the template's control tokens stays text: it cannot open a system

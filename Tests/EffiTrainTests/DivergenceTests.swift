@@ -35,6 +35,10 @@ final class DivergenceTests: XCTestCase {
         }
         // ℓ̄ after k steps at 9 from 2: 9 − 7 · 0.9^k > 6 ⇔ k > ln(3/7) / ln(0.9) = 8.04, so at k = 9.
         XCTAssertEqual(stoppedAt, 30 + 9)
+        // A run memorising its data falls near 0; one harder batch triples the smoothed loss but
+        // moves it far less than the 1-nat margin: not divergence.
+        var memorising = DivergenceGuard(factor: 3, vocabulary: 49152)
+        for step in 1...60 { XCTAssertNoThrow(try memorising.check(step: step, loss: step == 50 ? 0.3 : 0.01, gradientNorm: 1, learningRate: 1e-3)) }
         var off = DivergenceGuard(factor: 0, vocabulary: 49152)
         for step in 1...60 { XCTAssertNoThrow(try off.check(step: step, loss: step > 30 ? 9 : 2, gradientNorm: 1, learningRate: 1)) }
     }

@@ -40,8 +40,16 @@ final class OutputOwnershipTests: XCTestCase {
         XCTAssertTrue(again.output.contains("\(base)/run: already holds") && again.output.contains("--resume") && again.output.contains("--overwrite"), again.output)
         let metrics = try String(contentsOfFile: base + "/run/metrics.jsonl", encoding: .utf8)
 
+        try "a log of my own".write(toFile: base + "/run/notes.txt", atomically: true, encoding: .utf8)
         let over = try train(base, ["--overwrite"])
         XCTAssertEqual(over.status, 0, over.output)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: base + "/run/notes.txt"), "--overwrite removes only a run's own files")
+        // A run folder that holds the training data is refused before anything is removed.
+        let inside = try EffiLoRAExecutable.run(["train", "--model", PinnedFiles.smolLM2, "--data", base + "/data", "--output", base,
+                                                 "--overwrite", "--iters", "1"])
+        XCTAssertNotEqual(inside.status, 0)
+        XCTAssertTrue(inside.output.contains("which this command reads"), inside.output)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: base + "/data/train.jsonl"))
         XCTAssertEqual(try String(contentsOfFile: base + "/run/metrics.jsonl", encoding: .utf8).split(separator: "\n").count,
                        metrics.split(separator: "\n").count, "the new run's lines only, not appended to the old ones")
 

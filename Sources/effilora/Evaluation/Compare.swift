@@ -44,6 +44,8 @@ struct Compare: ParsableCommand {
         var baseStorage = BaseStorage.Choice.auto, useBest = false
         var train: [String: Any] = [:], reducer: [String: Any] = ["reducer_keep": 0.25]
         var variants: [String: Variant] = [:]
+        /// Train options given on compare's command line (--iters): they win over the file's, variants' included.
+        var commandLine: [String: Any] = [:]
     }
 
     /// A named method with train options of its own, e.g. `effilora-2x: {method: effilora, experts: 2}`.
@@ -109,7 +111,7 @@ struct Compare: ParsableCommand {
         if let config {
             let file = try ConfigFile.mapping(config)
             func string(_ key: String) throws -> String? {
-                guard let value = file[key] else { return nil }
+                guard let value = file[key], !(value is NSNull) else { return nil }
                 if let list = value as? [Any] { return list.map { "\($0)" }.joined(separator: ",") }
                 guard !(value is [String: Any]) else { throw ValidationError("\(config): \(key) should be a value or a list") }
                 return "\(value)"
@@ -165,7 +167,7 @@ struct Compare: ParsableCommand {
         s.computeDtype = computeDtype ?? s.computeDtype
         s.baseStorage = baseStorage ?? s.baseStorage
         s.useBest = useBest ?? s.useBest
-        if let iters { s.train["iters"] = iters }
+        if let iters { s.commandLine["iters"] = iters }
         return s
     }
 
@@ -186,6 +188,7 @@ struct Compare: ParsableCommand {
         var options = s.train
         if !parts.isEmpty { options.merge(s.reducer) { $1 } }
         options.merge(variant?.options ?? [:]) { $1 }
+        options.merge(s.commandLine) { $1 }
         for key in ["model", "data", "output", "method", "compute_dtype", "base_storage"] where options[key] != nil {
             throw ValidationError("\(variant == nil ? "train" : "variants: " + method): \(key) is set by compare itself; remove it from the train options")
         }
@@ -266,7 +269,7 @@ struct Compare: ParsableCommand {
             }
         }
         let report = Report(model: s.model, data: dataFolder, split: s.split, limit: s.limit,
-                            trainArguments: try ConfigFile.arguments(from: s.train), useBest: s.useBest, methods: results)
+                            trainArguments: try ConfigFile.arguments(from: s.train.merging(s.commandLine) { $1 }), useBest: s.useBest, methods: results)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         try FileManager.default.createDirectory(atPath: s.output, withIntermediateDirectories: true)
